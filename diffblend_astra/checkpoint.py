@@ -1,0 +1,147 @@
+"""Checkpoints: safetensors weights plus a JSON sidecar; loading never unpickles.
+
+A checkpoint ``NAME.safetensors`` holds only tensors; ``NAME.json`` beside it holds what is
+needed to use them: the network configuration, the diffusion schedule, the intensity window
+(physical units ↔ network units), the prior kind and a summary of the training data. Both
+files are written atomically (temporary file, then rename).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from .diffusion import VPSchedule
+from .io_atomic import atomic_write
+from .networks import PRIOR_CHANNELS, EpsilonNetwork, NetworkConfig
+from .normalization import IntensityWindow
+
+FORMAT_VERSION = 1
+BUNDLED_NAMES = {"blend": "blend_tiny", "conditional": "conditional_tiny", "slice": "slice_tiny"}
+
+
+@dataclass
+class Checkpoint:
+    """A trained score network and everything needed to use it."""
+
+    network: EpsilonNetwork
+    prior_kind: str
+    schedule: VPSchedule
+    window: IntensityWindow
+    training: dict = field(default_factory=dict)
+
+
+def sidecar_path(path) -> Path:
+    """``NAME.safetensors`` → ``NAME.json``."""
+    return Path(path).with_suffix(".json")
+
+
+def write_tensors(path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """Write ``tensors`` to ``path`` (safetensors) and ``meta`` to its JSON sidecar, atomically."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"checkpoint path must end in .safetensors, got {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    with atomic_write(path) as tmp:
+        save_file(contiguous, str(tmp))
+    with atomic_write(sidecar_path(path)) as tmp:
+        Path(tmp).write_text(json.dumps(meta, indent=2, sort_keys=True))
+
+
+def read_tensors(path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a checkpoint written by :func:`write_tensors`; refuse anything else.
+
+    Raises ``FileNotFoundError`` when a file is missing and ``ValueError`` when the weights
+    are not a safetensors file (a pickled ``torch.save`` payload is refused, as loading it
+    could run arbitrary code) or the sidecar is not valid JSON.
+    """
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    meta_path = sidecar_path(path)
+    for p in (path, meta_path):
+        if not p.is_file():
+            raise FileNotFoundError(f"checkpoint file not found: {p} (a checkpoint is "
+                                    "NAME.safetensors with NAME.json beside it)")
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise ValueError(f"{path} is not a valid safetensors file ({err}); pickled "
+                         "checkpoints (torch.save, .pt/.pth/.ckpt) are refused because "
+                         "loading them can run arbitrary code") from None
+    try:
+        meta = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"checkpoint sidecar {meta_path} is not valid JSON: {err}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"checkpoint sidecar {meta_path} must hold a JSON object")
+    return tensors, meta
+
+
+def save_checkpoint(path, network: EpsilonNetwork, *, prior_kind: str, schedule: VPSchedule,
+                    window: IntensityWindow, training: dict | None = None) -> Path:
+    """Save ``network`` (its weights only) with its sidecar; returns the weights path."""
+    if prior_kind not in PRIOR_CHANNELS:
+        raise ValueError(f"prior kind must be one of {sorted(PRIOR_CHANNELS)}, got "
+                         f"{prior_kind!r}")
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "prior_kind": prior_kind,
+        "network": network.config.to_dict(),
+        "schedule": schedule.to_dict(),
+        "intensity_window": window.to_dict(),
+        "training": training or {},
+    }
+    write_tensors(path, network.state_dict(), meta)
+    return Path(path)
+
+
+def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
+    """Load a checkpoint saved by :func:`save_checkpoint` (weights on ``device``, eval mode)."""
+    tensors, meta = read_tensors(path)
+    try:
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"format_version {meta.get('format_version')!r}, expected "
+                             f"{FORMAT_VERSION}")
+        config = NetworkConfig.from_dict(meta["network"])
+        schedule = VPSchedule.from_dict(meta["schedule"])
+        window = IntensityWindow.from_dict(meta["intensity_window"])
+        prior_kind = meta["prior_kind"]
+        if PRIOR_CHANNELS.get(prior_kind) != (config.in_channels, config.out_channels):
+            raise ValueError(f"prior kind {prior_kind!r} does not match a network with "
+                             f"{config.in_channels} in / {config.out_channels} out channels")
+    except (KeyError, TypeError) as err:
+        raise ValueError(f"checkpoint sidecar {sidecar_path(path)} is incomplete: {err}") from None
+    except ValueError as err:
+        raise ValueError(f"checkpoint {path} is not usable: {err}") from None
+    network = EpsilonNetwork(config)
+    try:
+        network.load_state_dict(tensors)
+    except RuntimeError as err:
+        raise ValueError(f"weights in {path} do not match the network described in "
+                         f"{sidecar_path(path)}: {str(err).splitlines()[0]}") from None
+    network.to(device).eval().requires_grad_(False)
+    return Checkpoint(network=network, prior_kind=prior_kind, schedule=schedule,
+                      window=window, training=meta.get("training", {}))
+
+
+def bundled_path(prior_kind: str) -> Path:
+    """Path of the demonstration weights shipped with the package for ``prior_kind``."""
+    if prior_kind not in BUNDLED_NAMES:
+        raise ValueError(f"no bundled weights for prior kind {prior_kind!r}; available: "
+                         f"{sorted(BUNDLED_NAMES)}")
+    return Path(str(resources.files("diffblend_astra") / "weights")) / (
+        BUNDLED_NAMES[prior_kind] + ".safetensors")
+
+
+def load_bundled(prior_kind: str = "blend", device: str | torch.device = "cpu") -> Checkpoint:
+    """Load the bundled tiny demonstration weights (64² slices; see the README)."""
+    return load_checkpoint(bundled_path(prior_kind), device)

@@ -1,0 +1,5 @@
+"""The ``diffblend-astra`` command line: ``demo | simulate | reconstruct | train | evaluate``."""
+
+from .main import main
+
+__all__ = ["main"]

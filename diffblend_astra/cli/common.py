@@ -1,0 +1,18 @@
+"""Arguments and helpers shared by the sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_common(parser: argparse.ArgumentParser) -> None:
+    """``--device`` and ``--seed``, which every command accepts."""
+    parser.add_argument("--device", default="cpu",
+                        help="torch device, e.g. cpu or cuda (default: cpu)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+def subparser(sub, name: str, help: str, examples: str) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=help,
+                          epilog="examples:\n" + examples,
+                          formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -1,0 +1,76 @@
+"""The variance-preserving diffusion core: schedule, Tweedie x̂0 and the DDIM update.
+
+Notation follows DDPM/DDIM: ``x_t = √ᾱ_t x0 + √(1−ᾱ_t) ε`` with ``ε ~ N(0, I)``. All functions
+work elementwise on tensors of any shape (volumes ``(Z, Y, X)`` or batches ``(B, C, H, W)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class VPSchedule:
+    """DDPM linear-β schedule: β_t from ``beta_start`` to ``beta_end`` over ``num_timesteps``."""
+
+    beta_start: float = 1e-4
+    beta_end: float = 0.02
+    num_timesteps: int = 1000
+
+    def __post_init__(self):
+        if not 0 < self.beta_start <= self.beta_end < 1:
+            raise ValueError("need 0 < beta_start <= beta_end < 1, got "
+                             f"{self.beta_start}, {self.beta_end}")
+        if self.num_timesteps < 2:
+            raise ValueError(f"num_timesteps must be >= 2, got {self.num_timesteps}")
+
+    def alphas_cumprod(self) -> torch.Tensor:
+        """ᾱ_t for t = 0 … T−1, shape ``(T,)``, float64."""
+        betas = torch.linspace(self.beta_start, self.beta_end, self.num_timesteps,
+                               dtype=torch.float64)
+        return torch.cumprod(1.0 - betas, dim=0)
+
+    def timesteps(self, steps: int) -> list[int]:
+        """``steps`` equally spaced timesteps, descending to 0 (DDIM's "uniform" subset).
+
+        With T = 1000: 50 steps → 980, 960, …, 0; 200 steps → 995, 990, …, 0.
+        """
+        if not 1 <= steps <= self.num_timesteps:
+            raise ValueError(f"steps must be in [1, {self.num_timesteps}], got {steps}")
+        stride = self.num_timesteps // steps
+        return [stride * i for i in reversed(range(steps))]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "VPSchedule":
+        return cls(**{k: d[k] for k in ("beta_start", "beta_end", "num_timesteps")})
+
+
+def add_noise(x0: torch.Tensor, noise: torch.Tensor, alpha_bar) -> torch.Tensor:
+    """Forward process: ``x_t = √ᾱ x0 + √(1−ᾱ) ε`` (ᾱ a float or broadcastable tensor)."""
+    alpha_bar = torch.as_tensor(alpha_bar, dtype=x0.dtype, device=x0.device)
+    return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * noise
+
+
+def tweedie_x0(x_t: torch.Tensor, eps: torch.Tensor, alpha_bar: float) -> torch.Tensor:
+    """Posterior mean E[x0 | x_t] from predicted noise: ``(x_t − √(1−ᾱ) ε̂) / √ᾱ``."""
+    return (x_t - (1 - alpha_bar) ** 0.5 * eps) / alpha_bar ** 0.5
+
+
+def ddim_step(x0: torch.Tensor, eps: torch.Tensor, alpha_bar_next: float, eta: float,
+              noise: torch.Tensor) -> torch.Tensor:
+    """Re-noise a (data-consistent) x̂0 to the next, lower noise level.
+
+    ``x_next = √ᾱ' x̂0 + √(1−ᾱ') (η z + √(1−η²) ε̂)`` with ``z`` = ``noise`` ~ N(0, I): η = 0
+    is deterministic DDIM, η = 1 replaces the predicted noise by fresh noise. This is the
+    update of DDS and DiffusionBlend++ (η = 0.85 there); ε̂ is the network's prediction, not
+    recomputed from the data-consistent x̂0.
+    """
+    if not 0.0 <= eta <= 1.0:
+        raise ValueError(f"eta must be in [0, 1], got {eta}")
+    direction = eta * noise + (1 - eta ** 2) ** 0.5 * eps
+    return alpha_bar_next ** 0.5 * x0 + (1 - alpha_bar_next) ** 0.5 * direction

@@ -1,0 +1,14 @@
+"""Linear operators: one protocol and adapters for ASTRA, ODL and tomosipo.
+
+``as_operator(...)`` builds a :class:`LinearOperator` from ASTRA geometry dicts, an ODL
+operator or a tomosipo operator; the geometry helpers build ASTRA dicts for common set-ups.
+Adapters import their library only when used.
+"""
+
+from .adapt import as_operator
+from .base import LinearOperator
+from .geometry import cone_beam, fan_beam, limited_angle, parallel_beam, sparse_view
+from .geometry_io import load_geometry, save_geometry
+
+__all__ = ["LinearOperator", "as_operator", "cone_beam", "fan_beam", "limited_angle",
+           "load_geometry", "parallel_beam", "save_geometry", "sparse_view"]

@@ -1,0 +1,148 @@
+"""The operator protocol: a linear map between float32 torch tensors of fixed shapes.
+
+Shapes and axis orders are those of :mod:`diffblend_astra.conventions` for ASTRA operators,
+and the wrapped library's own for the others (an operator reports them in ``domain_shape``
+and ``range_shape``; nothing else assumes an order).
+"""
+
+import operator
+
+import torch
+
+from ..conventions import DTYPE
+from .autograd import apply
+
+
+class LinearOperator:
+    """A linear map ``A`` from tensors of ``domain_shape`` to tensors of ``range_shape``.
+
+    ``op(x)`` / ``op.forward(x)`` compute ``A x``; ``op.T(y)`` / ``op.adjoint(y)`` compute the
+    Euclidean transpose ``Aᵀ y`` (so ``⟨A x, y⟩ = ⟨x, Aᵀ y⟩`` for plain tensors). ``op.T`` is
+    itself a :class:`LinearOperator` whose ``.T`` is ``op``. Inputs must be ``torch.float32``
+    tensors of exactly the expected shape with finite values; outputs are float32 on the
+    input's device. Both directions are differentiable: the gradient of ``A x`` is ``Aᵀ``
+    applied to the incoming gradient, and vice versa.
+
+    Subclasses call ``super().__init__(domain_shape, range_shape)`` and implement
+    ``_forward(x)`` and ``_adjoint(y)``: they receive detached, contiguous, float32 tensors
+    of the right shape and return new float32 tensors on the same device.
+
+    Attributes:
+        domain_shape: shape of ``x``.
+        range_shape: shape of ``A x``.
+        astra_geometry: ``(proj_geom, vol_geom)`` ASTRA dicts the operator was built from, or
+            ``None``; classical reconstructions such as FBP read the geometry from here.
+    """
+
+    astra_geometry = None
+
+    def __init__(self, domain_shape, range_shape):
+        self.domain_shape = _shape(domain_shape, "domain_shape")
+        self.range_shape = _shape(range_shape, "range_shape")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``A x`` for ``x`` of ``domain_shape``; returns a tensor of ``range_shape``."""
+        check_tensor(x, self.domain_shape, "x", f"the domain of {self!r}")
+        return apply(self, x)
+
+    def adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        """``Aᵀ y`` for ``y`` of ``range_shape``; returns a tensor of ``domain_shape``."""
+        check_tensor(y, self.range_shape, "y", f"the range of {self!r}")
+        return apply(self.T, y)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward(x)
+
+    @property
+    def T(self) -> "LinearOperator":
+        """The transpose ``Aᵀ`` as an operator (a light view: ``op.T.T is op``)."""
+        return _Transposed(self)
+
+    def device_ok(self, device) -> bool:
+        """Whether tensors on ``device`` (a ``torch.device`` or string) can be projected."""
+        return True
+
+    def norm_estimate(self, iters: int = 20, generator: torch.Generator | None = None) -> float:
+        """Estimate ``‖A‖₂``, the largest singular value, by power iteration on ``AᵀA``.
+
+        Starts from a standard normal tensor drawn with ``generator`` on its device (``None``:
+        a CPU generator seeded with 0, so the estimate is reproducible). The estimate
+        ``‖A v‖`` for the unit iterate ``v`` approaches ``‖A‖`` from below; for CT projectors
+        (64² slice, 8–60 views) 20 iterations already agree with 300 to float32 precision.
+        """
+        if generator is None:
+            generator = torch.Generator().manual_seed(0)
+        v = torch.randn(self.domain_shape, generator=generator, device=generator.device,
+                        dtype=DTYPE)
+        norm = 0.0
+        with torch.no_grad():
+            for _ in range(iters):
+                length = torch.linalg.vector_norm(v)
+                if length == 0:
+                    return 0.0
+                a_v = self._forward(v / length)
+                norm = torch.linalg.vector_norm(a_v).item()
+                v = self._adjoint(a_v)
+        return norm
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def _adjoint(self, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def __repr__(self):
+        return (f"{type(self).__name__}(domain_shape={self.domain_shape}, "
+                f"range_shape={self.range_shape})")
+
+
+class _Transposed(LinearOperator):
+    """``Aᵀ`` of an operator ``A``: forward and adjoint swapped."""
+
+    def __init__(self, op: LinearOperator):
+        super().__init__(op.range_shape, op.domain_shape)
+        self._op = op
+
+    @property
+    def T(self) -> LinearOperator:
+        return self._op
+
+    def device_ok(self, device) -> bool:
+        return self._op.device_ok(device)
+
+    def _forward(self, y):
+        return self._op._adjoint(y)
+
+    def _adjoint(self, x):
+        return self._op._forward(x)
+
+    def __repr__(self):
+        return f"{self._op!r}.T"
+
+
+def check_tensor(t, shape: tuple, name: str, where: str) -> None:
+    """Raise ``TypeError``/``ValueError`` unless ``t`` is a finite float32 tensor of ``shape``.
+
+    ``name`` is the argument's name and ``where`` says whose shape it must have; both appear
+    in the message. Nothing is cast: a float64 tensor is an error, not a silent copy.
+    """
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape {shape} and dtype torch.float32 "
+                        f"({where}), got {type(t).__name__}")
+    if t.dtype != DTYPE:
+        raise TypeError(f"{name} must have dtype torch.float32 ({where}), got {t.dtype}; "
+                        f"convert it explicitly, e.g. with .float()")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape} ({where}), got {tuple(t.shape)}")
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} contains NaN or Inf values ({where})")
+
+
+def _shape(shape, name) -> tuple:
+    try:
+        shape = tuple(operator.index(n) for n in shape)
+    except TypeError:
+        raise TypeError(f"{name} must be a tuple of ints, got {shape!r}") from None
+    if not shape or min(shape) < 1:
+        raise ValueError(f"{name} must be a non-empty tuple of positive ints, got {shape}")
+    return shape

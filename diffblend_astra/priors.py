@@ -1,0 +1,135 @@
+"""Score priors over whole volumes: ``prior.predict_noise(x_t, t, step, generator) → ε̂``.
+
+Each prior turns a network ``net(x, t, spacing) → ε̂`` (see :mod:`.networks`) into the
+predicted noise of a whole noisy volume ``x_t`` ``(Z, Y, X)`` in network units:
+
+* :class:`BlendPrior` — DiffusionBlend++: the volume is re-partitioned into 3-slice groups
+  every step (:class:`~.partition.PartitionSchedule`), the groups go through the network as a
+  batch of 3-channel images with their spacing label, and ε̂ is scattered back.
+* :class:`ConditionalPrior` — DiffusionBlend: ε̂ of each slice from the network that sees the
+  slice with its noisy neighbours (j = 1, edges repeated).
+* :class:`SlicePrior` — the 2D prior of DDS / DiffusionMBIR: one slice at a time.
+
+The network runs in chunks of at most ``max_batch`` images, so memory is bounded whatever Z
+is; chunking does not change the result.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .checkpoint import Checkpoint
+from .diffusion import VPSchedule
+from .normalization import IntensityWindow
+from .partition import PartitionSchedule
+
+
+class Prior:
+    """Common part: the network, its schedule and intensity window, chunked evaluation."""
+
+    kind = ""
+    min_slices = 1
+
+    def __init__(self, network, *, schedule: VPSchedule = VPSchedule(),
+                 window: IntensityWindow = IntensityWindow(0.0, 1.0), max_batch: int = 16):
+        if not callable(network):
+            raise TypeError(f"network must be callable as net(x, t, spacing), got "
+                            f"{type(network).__name__}")
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        self.network = network
+        self.schedule = schedule
+        self.window = window
+        self.max_batch = max_batch
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint, **kwargs) -> "Prior":
+        """Build the prior from a loaded checkpoint (kind checked)."""
+        if checkpoint.prior_kind != cls.kind:
+            raise ValueError(f"{cls.__name__} needs a '{cls.kind}' checkpoint, got a "
+                             f"'{checkpoint.prior_kind}' one")
+        return cls(checkpoint.network, schedule=checkpoint.schedule, window=checkpoint.window,
+                   **kwargs)
+
+    @property
+    def slice_size(self) -> int | None:
+        """The slice size ``H = W`` the network was trained on, when it says so."""
+        config = getattr(self.network, "config", None)
+        return getattr(config, "sample_size", None)
+
+    def check_volume_shape(self, shape) -> None:
+        """Raise ``ValueError`` unless a ``(Z, Y, X)`` volume of ``shape`` fits the network."""
+        if len(shape) != 3:
+            raise ValueError(f"{type(self).__name__} works on (Z, Y, X) volumes, got shape "
+                             f"{tuple(shape)}")
+        if shape[0] < self.min_slices:
+            raise ValueError(f"{type(self).__name__} needs Z >= {self.min_slices} slices, got "
+                             f"Z = {shape[0]}")
+        size = self.slice_size
+        if size is not None and tuple(shape[1:]) != (size, size):
+            raise ValueError(f"the prior's network was trained on {size}x{size} slices; the "
+                             f"volume has {shape[1]}x{shape[2]} slices (Y, X)")
+
+    def predict_noise(self, x_t: torch.Tensor, t: int, step: int,
+                      generator: torch.Generator) -> torch.Tensor:
+        """ε̂ for the noisy volume ``x_t`` ``(Z, Y, X)`` at timestep ``t`` (sampling step
+        ``step``); ``generator`` draws the random partition where there is one."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def _run(self, batch: torch.Tensor, t: int, spacing: int | None) -> torch.Tensor:
+        """Network on ``batch`` ``(B, C, H, W)`` in chunks of ``max_batch``."""
+        outputs = []
+        for chunk in batch.split(self.max_batch):
+            b = chunk.shape[0]
+            timesteps = torch.full((b,), t, dtype=torch.int64, device=chunk.device)
+            labels = (None if spacing is None else
+                      torch.full((b,), spacing, dtype=torch.int64, device=chunk.device))
+            outputs.append(self.network(chunk, timesteps, labels).to(chunk.dtype))
+        return torch.cat(outputs)
+
+
+class BlendPrior(Prior):
+    """DiffusionBlend++: blend the scores of 3-slice groups of a changing partition."""
+
+    kind = "blend"
+    min_slices = 3
+
+    def __init__(self, network, *, partitions: PartitionSchedule = PartitionSchedule(),
+                 **kwargs):
+        super().__init__(network, **kwargs)
+        self.partitions = partitions
+
+    def predict_noise(self, x_t, t, step, generator):
+        partition = self.partitions.partition(step, x_t.shape[0], generator)
+        eps = self._run(partition.gather(x_t), t, partition.spacing)
+        return partition.scatter(eps)
+
+
+class ConditionalPrior(Prior):
+    """DiffusionBlend: ε̂ of each slice given its two noisy neighbours (edges repeated)."""
+
+    kind = "conditional"
+    min_slices = 3
+
+    def predict_noise(self, x_t, t, step, generator):
+        z = torch.arange(x_t.shape[0], device=x_t.device)
+        neighbours = torch.stack([(z - 1).clamp(min=0), z, (z + 1).clamp(max=z[-1])], dim=1)
+        return self._run(x_t[neighbours], t, None)[:, 0]
+
+
+class SlicePrior(Prior):
+    """The 2D baseline prior: every axial slice on its own."""
+
+    kind = "slice"
+
+    def predict_noise(self, x_t, t, step, generator):
+        return self._run(x_t[:, None], t, None)[:, 0]
+
+
+PRIOR_CLASSES = {cls.kind: cls for cls in (BlendPrior, ConditionalPrior, SlicePrior)}
+
+
+def prior_from_checkpoint(checkpoint: Checkpoint, **kwargs) -> Prior:
+    """The prior class that matches ``checkpoint.prior_kind``, built from it."""
+    return PRIOR_CLASSES[checkpoint.prior_kind].from_checkpoint(checkpoint, **kwargs)

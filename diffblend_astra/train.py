@@ -1,0 +1,245 @@
+"""Denoising score matching for the three prior kinds, with resumable, atomic checkpoints.
+
+Training samples (all ``(B, C, H, W)`` in network units, see :mod:`.conventions`):
+
+* ``blend`` (DiffusionBlend++, Algorithm 4): a volume, a spacing ``s ∈ {1, 3}`` (50/50), an
+  index ``i``; slices ``(i, i+s, i+2s)`` are the 3 channels, ``s`` the spacing label; the
+  network predicts the noise of all three.
+* ``conditional`` (DiffusionBlend, Algorithm 3, j = 1): slices ``(i−1, i, i+1)`` (edge
+  repeated) as input, the noise of the centre slice as target.
+* ``slice`` (the 2D prior of DDS / DiffusionMBIR): single slices.
+
+Every step draws its batch from a generator seeded by ``(seed, step)``, so a run resumed
+from a checkpoint continues bit for bit as if it had never stopped.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .checkpoint import read_tensors, save_checkpoint, write_tensors
+from .diffusion import VPSchedule, add_noise
+from .networks import PRIOR_CHANNELS, EpsilonNetwork, named_config
+from .normalization import IntensityWindow
+
+SPACINGS = (1, 3)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one training run (saved in every checkpoint)."""
+
+    prior_kind: str = "blend"
+    network: str = "tiny"
+    steps: int = 10_000
+    batch_size: int = 16
+    learning_rate: float = 2e-4
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    seed: int = 0
+    checkpoint_every: int = 250
+    flip_augment: bool = True
+
+    def __post_init__(self):
+        if self.prior_kind not in PRIOR_CHANNELS:
+            raise ValueError(f"prior_kind must be one of {sorted(PRIOR_CHANNELS)}, got "
+                             f"{self.prior_kind!r}")
+        if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
+            raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
+
+
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """The generator that draws the data and noise of training step ``step``."""
+    return torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def sample_batch(volumes: list[torch.Tensor], prior_kind: str, batch_size: int,
+                 generator: torch.Generator, flip: bool = False):
+    """Draw a training batch from ``volumes`` (each ``(Z, H, W)``, network units).
+
+    Returns ``(x0, target_channels, spacing)``: ``x0`` ``(B, C_in, H, W)``; the slice of the
+    channels whose noise is the target (``slice(None)`` or the centre channel); ``spacing``
+    ``(B,)`` int64 for ``blend`` and ``None`` otherwise.
+    """
+    samples, spacings = [], []
+    for _ in range(batch_size):
+        vol = volumes[int(torch.randint(len(volumes), (1,), generator=generator))]
+        depth = vol.shape[0]
+        if prior_kind == "blend":
+            s = SPACINGS[int(torch.randint(len(SPACINGS), (1,), generator=generator))]
+            if depth <= 2 * s:
+                s = 1
+            i = int(torch.randint(depth - 2 * s, (1,), generator=generator))
+            samples.append(vol[[i, i + s, i + 2 * s]])
+            spacings.append(s)
+        elif prior_kind == "conditional":
+            i = int(torch.randint(depth, (1,), generator=generator))
+            samples.append(vol[[max(i - 1, 0), i, min(i + 1, depth - 1)]])
+        else:
+            i = int(torch.randint(depth, (1,), generator=generator))
+            samples.append(vol[i:i + 1])
+    x0 = torch.stack(samples)
+    if flip:
+        flips = torch.randint(2, (batch_size, 2), generator=generator).bool()
+        x0 = torch.where(flips[:, 0, None, None, None], x0.flip(-1), x0)
+        x0 = torch.where(flips[:, 1, None, None, None], x0.flip(-2), x0)
+    target = slice(1, 2) if prior_kind == "conditional" else slice(None)
+    spacing = torch.tensor(spacings, dtype=torch.int64) if prior_kind == "blend" else None
+    return x0, target, spacing
+
+
+def dsm_loss(network, x0, target, spacing, schedule: VPSchedule,
+             generator: torch.Generator) -> torch.Tensor:
+    """ε-prediction loss ``‖ε̂(x_t, t, s) − ε‖²`` at uniformly drawn timesteps."""
+    alpha_bar = schedule.alphas_cumprod().to(torch.float32)
+    t = torch.randint(schedule.num_timesteps, (x0.shape[0],), generator=generator)
+    noise = torch.randn(x0.shape, generator=generator)
+    device = next(network.parameters()).device
+    x_t = add_noise(x0, noise, alpha_bar[t][:, None, None, None])
+    eps = network(x_t.to(device), t.to(device),
+                  None if spacing is None else spacing.to(device))
+    return F.mse_loss(eps.float(), noise[:, target].to(device))
+
+
+@torch.no_grad()
+def validation_loss(network, volumes, prior_kind: str, schedule: VPSchedule, *,
+                    batches: int = 8, batch_size: int = 16, seed: int = 12345) -> float:
+    """Held-out DSM loss on fixed draws (same data, timesteps and noise every call)."""
+    was_training = network.training
+    network.eval()
+    total = 0.0
+    for b in range(batches):
+        g = step_generator(seed, b)
+        x0, target, spacing = sample_batch(volumes, prior_kind, batch_size, g)
+        total += float(dsm_loss(network, x0, target, spacing, schedule, g))
+    network.train(was_training)
+    return total / batches
+
+
+def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
+          window: IntensityWindow = IntensityWindow(0.0, 1.0),
+          schedule: VPSchedule = VPSchedule(), resume: bool = False,
+          device: str | torch.device = "cpu", progress: bool = True,
+          data_summary: dict | None = None, network: EpsilonNetwork | None = None) -> Path:
+    """Train a score network on ``volumes`` and return the path of its final checkpoint.
+
+    ``volumes``: a list of ``(Z, H, W)`` float arrays/tensors in physical units (mapped to
+    network units with ``window``); ``H = W`` must equal the network's ``sample_size``.
+    ``out_dir`` receives ``state.safetensors`` (weights, EMA, optimiser; for ``resume``) and
+    ``model.safetensors`` (the EMA weights, a checkpoint for the priors), both every
+    ``config.checkpoint_every`` steps and at the end. ``network`` starts from given weights
+    (for fine-tuning) instead of the named configuration.
+    """
+    out_dir = Path(out_dir)
+    rank, world = _distributed_rank_world()
+    if world > 1:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    device = torch.device(device)
+    net = network or EpsilonNetwork(named_config(config.network, config.prior_kind))
+    data = _prepare_volumes(volumes, window, net.config.sample_size)
+    net.to(device).train()
+    ema = copy.deepcopy(net).requires_grad_(False)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
+    start = 0
+    state_path = out_dir / "state.safetensors"
+    if resume and state_path.is_file():
+        start = _load_state(state_path, net, ema, optimizer, config)
+    model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    summary = {"config": asdict(config), "volumes": len(data),
+               "volume_shapes": sorted({tuple(v.shape) for v in data}), **(data_summary or {})}
+
+    bar = tqdm(range(start, config.steps), initial=start, total=config.steps,
+               disable=not progress or rank != 0, desc=f"train {config.prior_kind}")
+    for step in bar:
+        g = step_generator(config.seed + rank * 7919, step)
+        x0, target, spacing = sample_batch(data, config.prior_kind, config.batch_size, g,
+                                           flip=config.flip_augment)
+        with autocast:
+            loss = dsm_loss(model, x0, target, spacing, schedule, g)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+        optimizer.step()
+        _update_ema(ema, net, config.ema_decay)
+        bar.set_postfix(loss=f"{loss.item():.4f}")
+        done = step + 1
+        if rank == 0 and (done % config.checkpoint_every == 0 or done == config.steps):
+            summary["steps_done"] = done
+            _save_state(state_path, net, ema, optimizer, config, done)
+            save_checkpoint(out_dir / "model.safetensors", ema, prior_kind=config.prior_kind,
+                            schedule=schedule, window=window, training=summary)
+    return out_dir / "model.safetensors"
+
+
+def _prepare_volumes(volumes, window: IntensityWindow, size: int) -> list[torch.Tensor]:
+    data = []
+    for k, v in enumerate(volumes):
+        v = torch.as_tensor(v, dtype=torch.float32)
+        if v.ndim != 3 or v.shape[1:] != (size, size) or v.shape[0] < 3:
+            raise ValueError(f"training volume {k} has shape {tuple(v.shape)}; expected "
+                             f"(Z >= 3, {size}, {size}) to match the network's slice size")
+        if not torch.isfinite(v).all():
+            raise ValueError(f"training volume {k} contains NaN or Inf")
+        data.append(window.to_network(v))
+    if not data:
+        raise ValueError("no training volumes given")
+    return data
+
+
+@torch.no_grad()
+def _update_ema(ema, net, decay: float) -> None:
+    for e, p in zip(ema.parameters(), net.parameters()):
+        e.lerp_(p, 1 - decay)
+
+
+def _save_state(path, net, ema, optimizer, config, step):
+    tensors = {f"net.{k}": v for k, v in net.state_dict().items()}
+    tensors.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
+    opt = optimizer.state_dict()
+    for index, slots in opt["state"].items():
+        tensors.update({f"opt.{index}.{name}": torch.as_tensor(value)
+                        for name, value in slots.items()})
+    write_tensors(path, tensors, {"step": step, "config": asdict(config),
+                                  "param_groups": opt["param_groups"]})
+
+
+def _load_state(path, net, ema, optimizer, config) -> int:
+    tensors, meta = read_tensors(path)
+    if _resumable(meta.get("config")) != _resumable(asdict(config)):
+        raise ValueError(f"cannot resume from {path}: it was written by a run with another "
+                         f"configuration ({meta.get('config')})")
+
+    def part(prefix):
+        return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+    net.load_state_dict(part("net."))
+    ema.load_state_dict(part("ema."))
+    slots: dict[int, dict] = {}
+    for key, value in part("opt.").items():
+        index, name = key.split(".", 1)
+        slots.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": slots, "param_groups": meta["param_groups"]})
+    return int(meta["step"])
+
+
+def _resumable(config: dict | None) -> dict | None:
+    """The part of a configuration a resumed run must share (it may run longer)."""
+    if config is None:
+        return None
+    return {k: v for k, v in config.items() if k not in ("steps", "checkpoint_every")}
+
+
+def _distributed_rank_world() -> tuple[int, int]:
+    """Join the process group when started by ``torchrun`` with several processes."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl")
+    return (torch.distributed.get_rank(), world) if world > 1 else (0, 1)

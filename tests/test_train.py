@@ -1,0 +1,92 @@
+import pytest
+import torch
+
+from diffblend_astra.checkpoint import load_checkpoint
+from diffblend_astra.networks import EpsilonNetwork, NetworkConfig
+from diffblend_astra.phantoms import phantom_volumes, training_seeds, validation_seeds
+from diffblend_astra.diffusion import VPSchedule
+from diffblend_astra.train import TrainConfig, sample_batch, train, validation_loss
+
+SIZE = 16
+
+
+def micro_network(kind):
+    c_in, c_out = {"blend": (3, 3), "conditional": (3, 1), "slice": (1, 1)}[kind]
+    torch.manual_seed(0)
+    return EpsilonNetwork(NetworkConfig(sample_size=SIZE, in_channels=c_in, out_channels=c_out,
+                                        block_out_channels=(16, 32), layers_per_block=1,
+                                        attention_levels=(), norm_num_groups=8,
+                                        spacing_embedding=kind == "blend"))
+
+
+def volumes(seeds):
+    return [torch.from_numpy(v) * 2 - 1 for v in phantom_volumes(seeds, (12, SIZE, SIZE))]
+
+
+def test_blend_batches_take_slices_one_or_three_apart():
+    vol = torch.arange(12.0)[:, None, None].expand(12, SIZE, SIZE)
+    x0, target, spacing = sample_batch([vol], "blend", 64, torch.Generator().manual_seed(0))
+    z = x0[:, :, 0, 0]
+    assert set(spacing.tolist()) == {1, 3}
+    assert torch.equal(z[:, 1] - z[:, 0], spacing.float())
+    assert torch.equal(z[:, 2] - z[:, 1], spacing.float())
+    assert target == slice(None)
+
+
+def test_conditional_and_slice_batches():
+    vol = torch.arange(12.0)[:, None, None].expand(12, SIZE, SIZE)
+    x0, target, spacing = sample_batch([vol], "conditional", 64, torch.Generator().manual_seed(0))
+    z = x0[:, :, 0, 0]
+    assert spacing is None and target == slice(1, 2)
+    assert torch.all((z[:, 1] - z[:, 0] <= 1) & (z[:, 2] - z[:, 1] <= 1))
+    x0, _, _ = sample_batch([vol], "slice", 8, torch.Generator())
+    assert x0.shape == (8, 1, SIZE, SIZE)
+
+
+@pytest.mark.slow
+def test_training_lowers_the_held_out_loss(tmp_path):
+    held_out = volumes(validation_seeds(2))
+    net = micro_network("blend")
+    before = validation_loss(net, held_out, "blend", VPSchedule(), batches=4)
+    config = TrainConfig(steps=300, batch_size=8, learning_rate=2e-3, checkpoint_every=300)
+    path = train([v.numpy() for v in volumes(training_seeds(4))], tmp_path, config,
+                 window=_identity_window(), network=net, progress=False)
+    after = validation_loss(load_checkpoint(path).network, held_out, "blend", VPSchedule(),
+                            batches=4)
+    assert after < 0.7 * before, (before, after)
+
+
+def _identity_window():
+    from diffblend_astra.normalization import IntensityWindow
+    return IntensityWindow(-1.0, 1.0)
+
+
+def test_resume_continues_bit_for_bit(tmp_path):
+    data = [v.numpy() for v in volumes(training_seeds(2))]
+    config = TrainConfig(steps=6, batch_size=4, checkpoint_every=3, prior_kind="slice")
+    straight = train(data, tmp_path / "a", config, network=micro_network("slice"),
+                     progress=False)
+    # an interrupted run: stops after 3 steps, then resumes with the same command
+    train(data, tmp_path / "b", TrainConfig(**{**config.__dict__, "steps": 3}),
+          network=micro_network("slice"), progress=False)
+    resumed = train(data, tmp_path / "b", config, network=micro_network("slice"),
+                    progress=False, resume=True)
+    a, b = load_checkpoint(straight).network, load_checkpoint(resumed).network
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    assert load_checkpoint(resumed).training["steps_done"] == 6
+
+
+def test_resume_refuses_another_configuration(tmp_path):
+    data = [v.numpy() for v in volumes(training_seeds(1))]
+    train(data, tmp_path, TrainConfig(steps=2, batch_size=2, prior_kind="slice"),
+          network=micro_network("slice"), progress=False)
+    with pytest.raises(ValueError, match="another configuration"):
+        train(data, tmp_path, TrainConfig(steps=4, batch_size=3, prior_kind="slice"),
+              network=micro_network("slice"), progress=False, resume=True)
+
+
+def test_volumes_that_do_not_fit_the_network():
+    with pytest.raises(ValueError, match=r"expected \(Z >= 3, 16, 16\)"):
+        train([torch.zeros(8, 32, 32).numpy()], "unused", TrainConfig(prior_kind="slice"),
+              network=micro_network("slice"), progress=False)
