@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import commands_train
+from . import (commands_demo, commands_evaluate, commands_reconstruct, commands_simulate,
+               commands_train)
 
-COMMANDS = (commands_train,)
+COMMANDS = (commands_demo, commands_simulate, commands_reconstruct, commands_train,
+            commands_evaluate)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,6 +12,7 @@ voxel-driven and only approximately the transpose of their forward projectors.
 
 import copy
 import functools
+import os
 import weakref
 from concurrent.futures import ThreadPoolExecutor
 
@@ -57,7 +58,10 @@ def astra_operator(proj_geom, vol_geom, *, projector=None, slices=None, workers=
 
 
 class _AstraOperator(LinearOperator):
-    """Shared machinery: geometry copy, one projector per device, forward/adjoint buffers."""
+    """Shared machinery: the geometry, one projector per device (made on first use, deleted
+    with the operator), output buffers. Copies and pickles rebuild the operator from its
+    geometry (``__reduce__``), so each owns its projectors: an ASTRA id is valid only in the
+    process that made it, and only until its owner deletes it."""
 
     _fp = _bp = None        # ASTRA direct call (projector_id, volume, projection)
 
@@ -116,6 +120,12 @@ class AstraOperator2D(_AstraOperator):
     def device_ok(self, device) -> bool:
         return torch.device(device).type == "cpu" or cuda_usable()
 
+    def __reduce__(self):
+        slices = self.domain_shape[0] if len(self.domain_shape) == 3 else None
+        rebuild = functools.partial(AstraOperator2D, projector=self.projector, slices=slices,
+                                    workers=self.workers)
+        return rebuild, self.astra_geometry
+
     def _create_projector(self, device):
         proj_geom, vol_geom = self.astra_geometry
         if device.type == "cuda":
@@ -143,7 +153,7 @@ class AstraOperator2D(_AstraOperator):
                 run(range(len(vol)))
         else:
             chunks = [c.tolist() for c in torch.arange(len(vol)).tensor_split(self.workers)]
-            list(_pool(self.workers).map(run, chunks))
+            list(_pool(self.workers, os.getpid()).map(run, chunks))
 
     def __repr__(self):
         return (f"AstraOperator2D(kind={self.astra_geometry[0]['type']!r}, "
@@ -162,6 +172,9 @@ class AstraOperator3D(_AstraOperator):
         require_cuda(f"the 3D ASTRA geometry {proj_geom['type']!r}")
         super().__init__(proj_geom, vol_geom, volume_shape(vol_geom), projection_shape(proj_geom))
 
+    def __reduce__(self):
+        return AstraOperator3D, self.astra_geometry
+
     def _create_projector(self, device):
         proj_geom, vol_geom = self.astra_geometry
         index = device.index if device.type == "cuda" else torch.cuda.current_device()
@@ -179,7 +192,9 @@ class AstraOperator3D(_AstraOperator):
 
 
 @functools.cache
-def _pool(workers: int) -> ThreadPoolExecutor:
+def _pool(workers: int, pid: int) -> ThreadPoolExecutor:
+    """A thread pool per worker count and process: a forked child (e.g. a DataLoader worker)
+    inherits the parent's pool object but not its threads, so it gets a pool of its own."""
     return ThreadPoolExecutor(workers, thread_name_prefix="astra2d")
 
 
