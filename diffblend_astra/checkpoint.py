@@ -21,7 +21,7 @@ from .networks import PRIOR_CHANNELS, EpsilonNetwork, NetworkConfig
 from .normalization import IntensityWindow
 
 FORMAT_VERSION = 1
-BUNDLED_NAMES = {"blend": "blend_tiny", "conditional": "conditional_tiny", "slice": "slice_tiny"}
+BUNDLED_NAMES = {"blend": "blend_tiny", "slice": "slice_tiny"}
 
 
 @dataclass
@@ -136,8 +136,9 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
 def bundled_path(prior_kind: str) -> Path:
     """Path of the demonstration weights shipped with the package for ``prior_kind``."""
     if prior_kind not in BUNDLED_NAMES:
-        raise ValueError(f"no bundled weights for prior kind {prior_kind!r}; available: "
-                         f"{sorted(BUNDLED_NAMES)}")
+        raise ValueError(f"no bundled weights for prior kind {prior_kind!r} (bundled: "
+                         f"{sorted(BUNDLED_NAMES)}); train one with `diffblend-astra train "
+                         f"--prior {prior_kind} ...` and pass its checkpoint")
     return Path(str(resources.files("diffblend_astra") / "weights")) / (
         BUNDLED_NAMES[prior_kind] + ".safetensors")
 

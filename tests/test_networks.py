@@ -79,8 +79,13 @@ def test_corrupt_or_mismatched_checkpoint_is_a_clear_error(tmp_path):
         load_checkpoint(tmp_path / "absent.safetensors")
 
 
-@pytest.mark.parametrize("kind", ["blend", "slice", "conditional"])
+@pytest.mark.parametrize("kind", ["blend", "slice"])
 def test_bundled_weights_load_without_network_access(kind):
     ck = load_bundled(kind)
     assert ck.prior_kind == kind and ck.network.config.sample_size == 64
     assert ck.training["steps_done"] >= 1000
+
+
+def test_no_bundled_conditional_prior_is_a_clear_error():
+    with pytest.raises(ValueError, match="train one with"):
+        load_bundled("conditional")

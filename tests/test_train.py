@@ -48,7 +48,7 @@ def test_training_lowers_the_held_out_loss(tmp_path):
     held_out = volumes(validation_seeds(2))
     net = micro_network("blend")
     before = validation_loss(net, held_out, "blend", VPSchedule(), batches=4)
-    config = TrainConfig(steps=300, batch_size=8, learning_rate=2e-3, checkpoint_every=300)
+    config = TrainConfig(steps=200, batch_size=8, learning_rate=2e-3, checkpoint_every=200)
     path = train([v.numpy() for v in volumes(training_seeds(4))], tmp_path, config,
                  window=_identity_window(), network=net, progress=False)
     after = validation_loss(load_checkpoint(path).network, held_out, "blend", VPSchedule(),
