@@ -12,7 +12,7 @@ def _identity(x):
 
 
 @torch.no_grad()
-def admm_tv(operator, y, *, lam=2e-3, rho=2e-2, iterations=100, cg_iters=5, x0=None,
+def admm_tv(operator, y, *, lam=1e-3, rho=2e-2, iterations=50, cg_iters=5, x0=None,
             nonneg=False, relative=True, progress=False):
     """Isotropic 3D TV: ``min_x ½‖A x − y‖² + λ Σ_voxels ‖∇x‖₂  [subject to x ≥ 0]``.
 
@@ -25,11 +25,11 @@ def admm_tv(operator, y, *, lam=2e-3, rho=2e-2, iterations=100, cg_iters=5, x0=N
         operator: linear operator with volume domain ``(Z, Y, X)``.
         y: measurement of ``operator.range_shape``.
         lam: TV weight λ. The defaults suit sparse-view data of volumes with intensities in
-            ``[0, 1]``; the shrinkage threshold ``λ/ρ`` (0.1 by default) is in intensity units.
+            ``[0, 1]``; the shrinkage threshold ``λ/ρ`` (0.05 by default) is in intensity units.
         rho: ADMM penalty ρ.
         relative: if true (default), ``lam`` and ``rho`` are multiples of ``‖A‖²``
-            (:func:`~diffblend_astra.tv.operator_norm`), so they do not depend on the
-            projector's scale, number of views or detector sampling.
+            (:func:`~diffblend_astra.tv.operator_norm`), so they carry over between projectors
+            of different scale (pixel size, number of views, detector sampling).
         iterations: ADMM iterations; ``cg_iters``: CG steps in each.
         x0: starting volume (default zeros).
         nonneg: constrain ``x ≥ 0``.

@@ -5,13 +5,14 @@ import sys
 from .base import LinearOperator
 
 
-def as_operator(source, vol_geom=None, *, projector=None, slices=None,
-                workers=None) -> LinearOperator:
+def as_operator(source, vol_geom=None, *, projector=None, slices=None, workers=None,
+                use_matrix=None) -> LinearOperator:
     """Adapt ``source`` to the :class:`LinearOperator` protocol.
 
     Accepted forms:
 
-    * ``as_operator(proj_geom, vol_geom, projector=None, slices=None, workers=2)`` — an ASTRA
+    * ``as_operator(proj_geom, vol_geom, projector=None, slices=None, workers=2,
+      use_matrix=None)`` — an ASTRA
       geometry pair (see :func:`~.astra.astra_operator`): 2D geometries on CPU or CUDA,
       ``slices=Z`` for a ``(Z, Y, X)`` stack; 3D geometries on CUDA only.
     * an ``odl.Operator`` with an adjoint (e.g. ``odl.applications.tomo.RayTransform``),
@@ -27,8 +28,11 @@ def as_operator(source, vol_geom=None, *, projector=None, slices=None,
         from .astra import astra_operator
 
         options = {} if workers is None else {"workers": workers}
+        if use_matrix is not None:
+            options["use_matrix"] = use_matrix
         return astra_operator(source, vol_geom, projector=projector, slices=slices, **options)
-    given = {k: v for k, v in (("projector", projector), ("slices", slices), ("workers", workers))
+    given = {k: v for k, v in (("projector", projector), ("slices", slices), ("workers", workers),
+                               ("use_matrix", use_matrix))
              if v is not None}
     if given:
         raise TypeError(f"{', '.join(given)} apply only to ASTRA geometries "

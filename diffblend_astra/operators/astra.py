@@ -1,7 +1,11 @@
 """ASTRA adapters: 2D geometries slice by slice on CPU or CUDA; 3D geometries on CUDA.
 
-Both use ASTRA's direct, zero-copy calls on torch tensors (``astra.experimental.direct_FP2D``
-and friends), which write into a pre-allocated output and release the GIL. Projector objects
+On CPU, a 2D geometry whose sparse system matrix is small enough
+(:func:`~.astra_matrix.matrix_fits`) projects a whole stack with one sparse product through
+ASTRA's own matrix of the same projector (:mod:`.astra_matrix`): the same numbers, without
+ASTRA's per-slice call overhead. Otherwise, and on CUDA, both use ASTRA's direct, zero-copy
+calls on torch tensors (``astra.experimental.direct_FP2D`` and friends), which write into a
+pre-allocated output and release the GIL. Projector objects
 are created once per operator and device, and deleted when the operator is garbage-collected;
 no ASTRA data objects are created, so repeated calls allocate nothing inside ASTRA.
 
@@ -22,11 +26,13 @@ from astra.experimental import direct_BP2D, direct_BP3D, direct_FP2D, direct_FP3
 
 from .astra_geometry import (CPU_PROJECTORS, check_geometry_pair, default_projector,
                              projection_shape, volume_shape, voxel_size)
+from .astra_matrix import matrix_fits, system_matrix
 from .base import LinearOperator
 from .cuda import cuda_usable, require_cuda, synchronized
 
 
-def astra_operator(proj_geom, vol_geom, *, projector=None, slices=None, workers=2):
+def astra_operator(proj_geom, vol_geom, *, projector=None, slices=None, workers=2,
+                   use_matrix=None):
     """A :class:`LinearOperator` for an ASTRA geometry pair.
 
     Args:
@@ -41,7 +47,10 @@ def astra_operator(proj_geom, vol_geom, *, projector=None, slices=None, workers=
         slices: 2D only. ``None``: the operator maps one slice ``(Y, X) → (angles, det)``.
             An int ``Z``: it maps a stack ``(Z, Y, X) → (Z, angles, det)``, each axial slice
             projected with the same 2D geometry.
-        workers: 2D only, threads that project the slices of a stack on CPU.
+        workers: 2D only, threads that project the slices of a stack on CPU (when the
+            system matrix is too large to be used).
+        use_matrix: 2D only; ``None`` (default) uses the sparse system matrix on CPU when it
+            fits in memory, ``False`` always projects slice by slice with direct calls.
 
     3D geometries map ``(Z, Y, X) → (det_rows, angles, det_cols)`` and need a usable CUDA
     GPU (checked here, so a CPU-only machine gets a ``RuntimeError``, not a crash).
@@ -49,7 +58,7 @@ def astra_operator(proj_geom, vol_geom, *, projector=None, slices=None, workers=
     dim = check_geometry_pair(proj_geom, vol_geom)
     if dim == 2:
         return AstraOperator2D(proj_geom, vol_geom, projector=projector, slices=slices,
-                               workers=workers)
+                               workers=workers, use_matrix=use_matrix)
     for name, value in (("projector", projector), ("slices", slices)):
         if value is not None:
             raise ValueError(f"{name}= applies to 2D geometries only; {proj_geom['type']!r} is "
@@ -98,7 +107,8 @@ class AstraOperator2D(_AstraOperator):
 
     _fp, _bp = staticmethod(direct_FP2D), staticmethod(direct_BP2D)
 
-    def __init__(self, proj_geom, vol_geom, *, projector=None, slices=None, workers=2):
+    def __init__(self, proj_geom, vol_geom, *, projector=None, slices=None, workers=2,
+                 use_matrix=None):
         _check_dimension(proj_geom, vol_geom, 2)
         kind = proj_geom["type"]
         self.projector = default_projector(kind) if projector is None else projector
@@ -115,7 +125,24 @@ class AstraOperator2D(_AstraOperator):
         super().__init__(proj_geom, vol_geom, stack + volume_shape(vol_geom),
                          stack + projection_shape(proj_geom))
         self.workers = workers
+        self.use_matrix = (matrix_fits(proj_geom, vol_geom, self.projector) if use_matrix is None
+                           else use_matrix)
         self._projector(torch.device("cpu"))
+
+    def _forward(self, x):
+        if self.use_matrix and not x.is_cuda:
+            return self._matrix().forward(x.reshape((-1,) + x.shape[-2:])).reshape(
+                self.range_shape)
+        return super()._forward(x)
+
+    def _adjoint(self, y):
+        if self.use_matrix and not y.is_cuda:
+            return self._matrix().adjoint(y.reshape((-1,) + y.shape[-2:])).reshape(
+                self.domain_shape)
+        return super()._adjoint(y)
+
+    def _matrix(self):
+        return system_matrix(*self.astra_geometry, self.projector)
 
     def device_ok(self, device) -> bool:
         return torch.device(device).type == "cpu" or cuda_usable()
@@ -123,7 +150,7 @@ class AstraOperator2D(_AstraOperator):
     def __reduce__(self):
         slices = self.domain_shape[0] if len(self.domain_shape) == 3 else None
         rebuild = functools.partial(AstraOperator2D, projector=self.projector, slices=slices,
-                                    workers=self.workers)
+                                    workers=self.workers, use_matrix=self.use_matrix)
         return rebuild, self.astra_geometry
 
     def _create_projector(self, device):

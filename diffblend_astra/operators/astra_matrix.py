@@ -15,21 +15,30 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 
 import numpy as np
 import torch
+
+from .astra_geometry import projection_shape, volume_shape
 
 MAX_NONZEROS = 20_000_000
 """Largest estimated number of non-zeros of a cached matrix (about 250 MB with its
 transpose); larger geometries are projected slice by slice instead."""
 
 
-def matrix_fits(proj_geom: dict, vol_geom: dict) -> bool:
-    """Whether the system matrix of this 2D geometry stays under :data:`MAX_NONZEROS`.
+WRONG_MATRIX = {("parallel_vec", "distance_driven")}
+"""(geometry, projector) pairs whose exported matrix does not match ASTRA's own forward
+projection (ASTRA 2.5); they are always projected slice by slice."""
 
-    A ray crosses at most ``2·max(Y, X)`` pixels with the line/linear/strip projectors.
-    """
-    rays = len(proj_geom["ProjectionAngles"]) * _detector_count(proj_geom)
+
+def matrix_fits(proj_geom: dict, vol_geom: dict, projector: str) -> bool:
+    """Whether the system matrix of this 2D geometry and projector can stand in for the
+    direct calls: it matches them and stays under :data:`MAX_NONZEROS` (a ray crosses at
+    most ``2·max(Y, X)`` pixels)."""
+    if (proj_geom["type"], projector) in WRONG_MATRIX:
+        return False
+    rays = math.prod(projection_shape(proj_geom))
     return rays * 2 * max(vol_geom["GridRowCount"], vol_geom["GridColCount"]) <= MAX_NONZEROS
 
 
@@ -74,9 +83,7 @@ def _cached(proj_key: str, vol_key: str, projector: str) -> SystemMatrix:
             astra.matrix.delete(mid)
     finally:
         astra.projector.delete(pid)
-    range_shape = (len(proj_geom["ProjectionAngles"]), _detector_count(proj_geom))
-    image_shape = (vol_geom["GridRowCount"], vol_geom["GridColCount"])
-    return SystemMatrix(matrix, range_shape, image_shape)
+    return SystemMatrix(matrix, projection_shape(proj_geom), volume_shape(vol_geom))
 
 
 def _apply(matrix, stack: torch.Tensor, out_shape: tuple[int, int]) -> torch.Tensor:
@@ -84,10 +91,6 @@ def _apply(matrix, stack: torch.Tensor, out_shape: tuple[int, int]) -> torch.Ten
     flat = stack.detach().reshape(stack.shape[0], -1).numpy()
     out = np.ascontiguousarray((matrix @ flat.T).T, dtype=np.float32)
     return torch.from_numpy(out).reshape((stack.shape[0],) + out_shape)
-
-
-def _detector_count(proj_geom: dict) -> int:
-    return int(proj_geom["DetectorCount"])
 
 
 def _key(geom: dict) -> str:

@@ -1,0 +1,17 @@
+"""The speed benchmark runs end to end in quick mode and prints its table."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "speed.py"
+
+
+@pytest.mark.slow
+def test_speed_quick_prints_the_table():
+    result = subprocess.run([sys.executable, str(SCRIPT), "--quick"], capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+    assert "| Z | max_batch | images/NFE | s/NFE | network | operator | rest |" in result.stdout
