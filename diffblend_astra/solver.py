@@ -48,11 +48,17 @@ class DiffusionBlendSolver:
             for Poisson-noisy data. Beyond the paper, which assumes noiseless data.
         start_timestep: start from this timestep instead of ``T − 1`` when ``x_init`` is
             given (SDEdit-style warm start); ignored without ``x_init``.
+        clip_x0: clamp Tweedie's x̂0 to this range of network units before the data step
+            (``None`` to disable). At high noise x̂0 divides the network's error by √ᾱ_t
+            (≈ 0.01 near t = T), so without a clamp a small ε̂ error becomes a huge x̂0 that
+            the CG step cannot repair; DDPM's "clip denoised" does the same. The default is
+            the intensity window of the prior (its training data's range).
     """
 
     def __init__(self, operator, prior: Prior, *, steps: int = 50, cg_iters: int = 5,
                  eta: float = 0.85, tv_z: tuple[float, float] | None = None,
-                 weights: torch.Tensor | None = None, start_timestep: int | None = None):
+                 weights: torch.Tensor | None = None, start_timestep: int | None = None,
+                 clip_x0: tuple[float, float] | None = (-1.0, 1.0)):
         if not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
         if cg_iters < 0:
@@ -74,6 +80,7 @@ class DiffusionBlendSolver:
         if self.weights is not None and (self.weights < 0).any():
             raise ValueError("weights must be non-negative")
         self.start_timestep = start_timestep
+        self.clip_x0 = clip_x0
         self.timesteps = prior.schedule.timesteps(steps)
         self.alpha_bar = prior.schedule.alphas_cumprod().tolist()
 
@@ -122,6 +129,8 @@ class DiffusionBlendSolver:
         for step, t in enumerate(tqdm(timesteps, desc=label, disable=not progress)):
             eps = self.prior.predict_noise(x, t, step, generator)   # blended ε̂(x_t)
             x0 = tweedie_x0(x, eps, self.alpha_bar[t])               # E[x0 | x_t]
+            if self.clip_x0 is not None:
+                x0 = x0.clamp(*self.clip_x0)
             x0 = consistency.step(window.to_physical(x0))            # CG towards Aᵀy
             if callback is not None:
                 callback(step, x0)

@@ -34,7 +34,12 @@ SPACINGS = (1, 3)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters of one training run (saved in every checkpoint)."""
+    """Hyper-parameters of one training run (saved in every checkpoint).
+
+    ``ema_warmup`` ramps the EMA decay as ``min(ema_decay, (1 + step) / (10 + step))``;
+    without it the EMA weights keep ``ema_decay ** step`` of the random initialisation
+    (37 % after 1000 steps at 0.999), which spoils short runs.
+    """
 
     prior_kind: str = "blend"
     network: str = "tiny"
@@ -42,6 +47,7 @@ class TrainConfig:
     batch_size: int = 16
     learning_rate: float = 2e-4
     ema_decay: float = 0.999
+    ema_warmup: bool = True
     grad_clip: float = 1.0
     seed: int = 0
     checkpoint_every: int = 250
@@ -168,7 +174,10 @@ def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
         optimizer.step()
-        _update_ema(ema, net, config.ema_decay)
+        decay = config.ema_decay
+        if config.ema_warmup:
+            decay = min(decay, (1 + step) / (10 + step))
+        _update_ema(ema, net, decay)
         bar.set_postfix(loss=f"{loss.item():.4f}")
         done = step + 1
         if rank == 0 and (done % config.checkpoint_every == 0 or done == config.steps):

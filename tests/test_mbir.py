@@ -36,7 +36,7 @@ def test_ve_score_is_exact_tweedie_on_the_vp_levels():
     score = VeScore(SlicePrior(OracleNetwork(x0, out_channels=1)))
     alpha_bar = VPSchedule().alphas_cumprod()
     g = torch.Generator().manual_seed(0)
-    for t in (0, 10, 200):
+    for t in (0, 10, 50):   # low noise: the oracle finds the right slice
         sigma = math.sqrt((1 - alpha_bar[t]) / alpha_bar[t])
         assert score.timestep(sigma) == t
         x = x0 + sigma * torch.randn(SHAPE, generator=g)

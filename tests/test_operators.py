@@ -14,8 +14,9 @@ from diffblend_astra.operators import LinearOperator, as_operator, fan_beam
 from diffblend_astra.operators.astra_geometry import CPU_PROJECTORS
 
 
-def astra_case(kind, projector=None, slices=None):
-    """A non-square 24 × 32 image with 0.75-unit pixels in an off-centre window."""
+def astra_case(kind, projector=None, slices=None, use_matrix=None):
+    """A non-square 24 × 32 image with 0.75-unit pixels in an off-centre window;
+    ``use_matrix=False`` forces the direct per-slice calls (threads for stacks)."""
     vol_geom = astra.create_vol_geom(24, 32, -10.0, 14.0, -8.0, 10.0)
     if kind.startswith("parallel"):
         proj_geom = astra.create_proj_geom("parallel", 0.9, 40, np.linspace(0.1, np.pi, 12))
@@ -23,7 +24,8 @@ def astra_case(kind, projector=None, slices=None):
         proj_geom = astra.create_proj_geom("fanflat", 1.3, 40, np.linspace(0, 6, 12), 60.0, 30.0)
     if kind.endswith("_vec"):
         proj_geom = astra.geom_2vec(proj_geom)
-    return as_operator(proj_geom, vol_geom, projector=projector, slices=slices)
+    return as_operator(proj_geom, vol_geom, projector=projector, slices=slices,
+                       use_matrix=use_matrix)
 
 
 def odl_case(beam):
@@ -61,7 +63,10 @@ def tomosipo_case():
 
 CASES = {f"astra-{kind}-{projector}": (astra_case, kind, projector)
          for kind, projectors in CPU_PROJECTORS.items() for projector in projectors}
-CASES.update({f"astra-{kind}-stack": (astra_case, kind, None, 3) for kind in CPU_PROJECTORS})
+CASES.update({f"astra-{kind}-direct": (astra_case, kind, None, None, False)
+              for kind in CPU_PROJECTORS})
+CASES.update({f"astra-{kind}-stack{path}": (astra_case, kind, None, 3, use_matrix)
+              for kind in CPU_PROJECTORS for path, use_matrix in (("", None), ("-threads", False))})
 CASES.update({
     "astra-parallel-transposed": (lambda: astra_case("parallel", slices=2).T,),
     "odl-parallel": (odl_case, "parallel"),

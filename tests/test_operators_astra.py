@@ -23,9 +23,14 @@ PAIRS = [(kind, projector) for kind, projectors in CPU_PROJECTORS.items()
          for projector in projectors]
 
 
+PATHS = {"default": None, "direct": False}
+"""``use_matrix`` values: the default (ASTRA's system matrix where it fits) and direct calls."""
+
+
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("kind, projector", PAIRS)
-def test_forward_equals_astra_create_sino(kind, projector, generator):
-    op = astra_case(kind, projector)
+def test_forward_equals_astra_create_sino(kind, projector, path, generator):
+    op = astra_case(kind, projector, use_matrix=PATHS[path])
     x = torch.rand(op.domain_shape, generator=generator)
     proj_geom, vol_geom = op.astra_geometry
     projector_id = astra.create_projector(projector, proj_geom, vol_geom)
@@ -35,9 +40,11 @@ def test_forward_equals_astra_create_sino(kind, projector, generator):
     torch.testing.assert_close(op(x), torch.from_numpy(expected), rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("kind", CPU_PROJECTORS)
-def test_stack_projects_each_slice(kind, generator):
-    single, stack = astra_case(kind), astra_case(kind, slices=3)
+def test_stack_projects_each_slice(kind, path, generator):
+    single = astra_case(kind, use_matrix=False)
+    stack = astra_case(kind, slices=3, use_matrix=PATHS[path])
     x = torch.rand(stack.domain_shape, generator=generator)
     y = torch.rand(stack.range_shape, generator=generator)
     assert torch.equal(stack(x), torch.stack([single(s) for s in x]))
@@ -47,18 +54,19 @@ def test_stack_projects_each_slice(kind, generator):
 @pytest.mark.parametrize("kind", CPU_PROJECTORS)
 def test_threads_match_serial_loop(kind, generator):
     proj_geom, vol_geom = astra_case(kind).astra_geometry
-    serial = as_operator(proj_geom, vol_geom, slices=7, workers=1)
+    serial = as_operator(proj_geom, vol_geom, slices=7, workers=1, use_matrix=False)
     x = torch.rand(serial.domain_shape, generator=generator)
     y = torch.rand(serial.range_shape, generator=generator)
     for workers in (2, 3, 8):
-        threaded = as_operator(proj_geom, vol_geom, slices=7, workers=workers)
+        threaded = as_operator(proj_geom, vol_geom, slices=7, workers=workers,
+                               use_matrix=False)
         for _ in range(5):
             assert torch.equal(threaded(x), serial(x))
             assert torch.equal(threaded.T(y), serial.T(y))
 
 
 def test_inherited_operator_works_in_a_forked_child(generator):
-    op = astra_case("parallel", slices=4)
+    op = astra_case("parallel", slices=4, use_matrix=False)
     x = torch.rand(op.domain_shape, generator=generator)
     expected = op(x)                                # starts the thread pool in this process
     context = multiprocessing.get_context("fork")
@@ -99,16 +107,17 @@ def test_pixel_size_scales_line_integrals():
     torch.testing.assert_close(as_operator(pg2, vg2)(ones), 0.5 * as_operator(pg1, vg1)(ones))
 
 
-def test_no_astra_objects_leak(astra_object_counts, generator):
+@pytest.mark.parametrize("path", PATHS)
+def test_no_astra_objects_leak(path, astra_object_counts, generator):
     proj_geom, vol_geom = parallel_beam(shape=16, views=8)
     before = astra_object_counts()
-    op = as_operator(proj_geom, vol_geom, slices=2)
+    op = as_operator(proj_geom, vol_geom, slices=2, use_matrix=PATHS[path])
     x = torch.rand(op.domain_shape, generator=generator)
     for _ in range(1000):
         op.T(op(x))
     assert astra_object_counts() == {**before, "projector": before["projector"] + 1}
     for _ in range(50):
-        as_operator(proj_geom, vol_geom, slices=2).T(op(x))
+        as_operator(proj_geom, vol_geom, slices=2, use_matrix=PATHS[path]).T(op(x))
     del op
     gc.collect()
     assert astra_object_counts() == before

@@ -90,3 +90,19 @@ def test_volumes_that_do_not_fit_the_network():
     with pytest.raises(ValueError, match=r"expected \(Z >= 3, 16, 16\)"):
         train([torch.zeros(8, 32, 32).numpy()], "unused", TrainConfig(prior_kind="slice"),
               network=micro_network("slice"), progress=False)
+
+
+def test_ema_warmup_lets_the_average_follow_early_training(tmp_path):
+    data = [v.numpy() for v in volumes(training_seeds(1))]
+
+    def distance_from_init(warmup):
+        start = micro_network("slice")
+        init = {k: v.clone() for k, v in start.state_dict().items()}
+        config = TrainConfig(steps=3, batch_size=2, prior_kind="slice", ema_warmup=warmup,
+                             learning_rate=1e-2)
+        path = train(data, tmp_path / str(warmup), config, network=start, progress=False)
+        ema = load_checkpoint(path).network.state_dict()
+        return sum((ema[k] - init[k]).abs().sum().item() for k in init)
+
+    # constant decay 0.999: the average is still 99.7 % the random initialisation
+    assert distance_from_init(True) > 50 * distance_from_init(False)

@@ -32,6 +32,9 @@ def register(sub) -> None:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--checkpoint-every", type=int, default=250)
+    p.add_argument("--no-ema-warmup", action="store_true",
+                   help="constant EMA decay from the first step (how the bundled weights "
+                        "were trained)")
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last checkpoint")
@@ -62,7 +65,8 @@ def run(args) -> None:
         summary = {"data": [str(p) for p in args.volumes]}
     config = TrainConfig(prior_kind=args.prior, network=args.network, steps=args.steps,
                          batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
-                         checkpoint_every=args.checkpoint_every)
+                         checkpoint_every=args.checkpoint_every,
+                         ema_warmup=not args.no_ema_warmup)
     path = train(volumes, args.out, config, window=window, resume=args.resume,
                  device=args.device, data_summary=summary)
     print(f"checkpoint written: {path}")
