@@ -148,7 +148,8 @@ def cpu_table(quick):
         (64, (64, 128, 256), "tiny", named_config("tiny", "blend"), 8)
     print(f"{datetime.date.today()} · {platform.processor() or platform.machine()} · "
           f"{os.cpu_count()} CPU cores · torch {torch.__version__} · astra {astra.__version__} · "
-          f"load average {os.getloadavg()[0]:.1f}")
+          f"load average {os.getloadavg()[0]:.1f} · {torch.get_num_threads()} torch threads · "
+          f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'unset')}")
     print(f"{size}² slices, {VIEWS} parallel views slice by slice, {label} network "
           f"(widths {config.block_out_channels}), random weights, "
           f"{STEPS - 1} timed NFE per row\n")

@@ -22,7 +22,9 @@ def register(sub) -> None:
     p.add_argument("--out", type=Path, required=True, help="projections file (.npy, .tif, ...)")
     noise = p.add_mutually_exclusive_group()
     noise.add_argument("--photons", type=float,
-                       help="Poisson noise: incident photons per ray (Beer-Lambert, I0)")
+                       help="Poisson noise: incident photons per ray (Beer-Lambert, I0); the volume "
+                            "must then hold attenuation per world unit, so that line "
+                            "integrals are a few units at most")
     noise.add_argument("--gaussian", type=float, help="Gaussian noise standard deviation")
     add_common(p)
     p.set_defaults(run=run)

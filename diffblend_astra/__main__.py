@@ -1,0 +1,7 @@
+"""``python -m diffblend_astra`` is the ``diffblend-astra`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,21 @@
+"""The benchmark scripts run end to end in their quick modes, so they cannot rot."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script, expected", [
+    ("quality.py", "| dbpp |"),
+    ("operators.py", "speed-up"),
+])
+def test_quick_mode_runs(script, expected):
+    done = subprocess.run([sys.executable, str(BENCHMARKS / script), "--quick"],
+                          capture_output=True, text=True, timeout=600, cwd=BENCHMARKS)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert expected in done.stdout

@@ -1,0 +1,112 @@
+"""The command line, run as a user would: subprocesses, exit codes, messages, files."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from diffblend_astra.operators import save_geometry, sparse_view
+from diffblend_astra.phantoms import held_out_seeds, phantom_volume
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "diffblend_astra", *map(str, args)],
+                          capture_output=True, text=True, timeout=900, cwd=cwd)
+
+
+@pytest.fixture
+def scan(tmp_path):
+    volume = phantom_volume(held_out_seeds(1)[0], (9, 64, 64))
+    np.save(tmp_path / "volume.npy", volume)
+    save_geometry(tmp_path / "geometry.json", *sparse_view(beam="parallel", views=8, shape=64))
+    return tmp_path
+
+
+def test_help_shows_examples():
+    for command in ("demo", "simulate", "reconstruct", "train", "evaluate"):
+        done = cli(command, "--help")
+        assert done.returncode == 0 and "examples:" in done.stdout, command
+
+
+def test_simulate_reconstruct_evaluate(scan):
+    assert cli("simulate", scan / "volume.npy", scan / "geometry.json",
+               "--out", scan / "sino.npy").returncode == 0
+    assert np.load(scan / "sino.npy").shape == (9, 8, 96)
+    done = cli("reconstruct", scan / "sino.npy", scan / "geometry.json", "--out",
+               scan / "fbp.npy", "--method", "fbp")
+    assert done.returncode == 0, done.stderr
+    done = cli("evaluate", scan / "volume.npy", scan / "fbp.npy", "--data-range", 0, 1,
+               "--json", scan / "m.json")
+    assert done.returncode == 0 and "fbp" in done.stdout
+    assert 12 < json.loads((scan / "m.json").read_text())["fbp"]["axial"]["psnr"] < 30
+
+
+def test_poisson_simulation_differs_from_clean(scan):
+    # attenuation per pixel of about 0.02: line integrals below 1, as in real CT
+    np.save(scan / "volume.npy", 0.02 * np.load(scan / "volume.npy"))
+    for name, extra in (("clean", []), ("noisy", ["--photons", "1000"])):
+        assert cli("simulate", scan / "volume.npy", scan / "geometry.json", "--out",
+                   scan / f"{name}.npy", *extra).returncode == 0
+    clean, noisy = np.load(scan / "clean.npy"), np.load(scan / "noisy.npy")
+    air = clean == 0
+    # log-transformed Poisson counts: standard deviation 1/sqrt(I0) on unattenuated rays
+    assert air.sum() > 100
+    assert np.std(noisy[air] - clean[air]) == pytest.approx(1000 ** -0.5, rel=0.2)
+
+
+def assert_one_line_failure(done, *words):
+    assert done.returncode == 2, done
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_missing_file(scan):
+    done = cli("reconstruct", scan / "absent.npy", scan / "geometry.json", "--out", scan / "r.npy")
+    assert_one_line_failure(done, "absent.npy")
+    assert not (scan / "r.npy").exists()
+
+
+def test_geometry_sinogram_mismatch(scan):
+    np.save(scan / "wrong.npy", np.zeros((9, 7, 96), np.float32))
+    done = cli("reconstruct", scan / "wrong.npy", scan / "geometry.json", "--out",
+               scan / "r.npy", "--method", "fbp")
+    assert_one_line_failure(done, "(9, 7, 96)", "(9, 8, 96)")
+    assert not (scan / "r.npy").exists()
+
+
+def test_corrupt_checkpoint(scan):
+    assert cli("simulate", scan / "volume.npy", scan / "geometry.json",
+               "--out", scan / "sino.npy").returncode == 0
+    (scan / "bad.safetensors").write_bytes(b"not a checkpoint")
+    (scan / "bad.json").write_text("{}")
+    done = cli("reconstruct", scan / "sino.npy", scan / "geometry.json", "--out",
+               scan / "r.npy", "--checkpoint", scan / "bad.safetensors")
+    assert_one_line_failure(done, "bad.safetensors")
+    assert not (scan / "r.npy").exists()
+
+
+def test_cone_demo_needs_cuda(tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    done = cli("demo", "--geometry", "cone", "--quick", "--out", tmp_path / "d")
+    assert_one_line_failure(done, "CUDA")
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.slow
+def test_quick_demo_beats_fbp_and_cgls_on_every_plane(tmp_path):
+    done = cli("demo", "--quick", "--out", tmp_path / "demo")
+    assert done.returncode == 0, done.stderr[-3000:]
+    methods = json.loads((tmp_path / "demo" / "metrics.json").read_text())["methods"]
+    for plane in ("axial", "coronal", "sagittal"):
+        dbpp = methods["dbpp"][plane]["psnr"]
+        assert dbpp > methods["fbp"][plane]["psnr"] + 5, plane
+        assert dbpp > methods["cgls"][plane]["psnr"] + 1.5, plane
+    assert (tmp_path / "demo" / "views.png").stat().st_size > 10_000
+    assert {p.name for p in (tmp_path / "demo").glob("*.npy")} == {
+        "ground_truth.npy", "fbp.npy", "cgls.npy", "dds2d.npy", "dbpp.npy"}
