@@ -9,6 +9,8 @@ from .adapt import as_operator
 from .base import LinearOperator
 from .geometry import cone_beam, fan_beam, limited_angle, parallel_beam, sparse_view
 from .geometry_io import load_geometry, save_geometry
+from .stack import SliceStack, stack_slices
 
 __all__ = ["LinearOperator", "as_operator", "cone_beam", "fan_beam", "limited_angle",
-           "load_geometry", "parallel_beam", "save_geometry", "sparse_view"]
+           "load_geometry", "parallel_beam", "save_geometry", "SliceStack", "sparse_view",
+           "stack_slices"]
