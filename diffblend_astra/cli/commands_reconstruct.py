@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_common, subparser
+from .common import add_common, load_operator, subparser
 
 EXAMPLES = """\
   diffblend-astra reconstruct sino.npy geometry.json --out recon.npy
@@ -38,16 +38,13 @@ def run(args) -> None:
 
     from ..io import read_sinogram, write_volume
     from ..methods import run_method
-    from ..operators import as_operator, load_geometry
 
     y = torch.from_numpy(read_sinogram(args.sinogram))
-    proj_geom, vol_geom = load_geometry(args.geometry)
-    is_3d = "GridSliceCount" in vol_geom
-    operator = as_operator(proj_geom, vol_geom, slices=None if is_3d else y.shape[0])
+    operator = load_operator(args.geometry, y.shape[0])
     if tuple(operator.range_shape) != tuple(y.shape):
         raise ValueError(f"the projections have shape {tuple(y.shape)}; the geometry "
-                         f"{args.geometry} produces {tuple(operator.range_shape)} (ASTRA order"
-                         f"{'' if is_3d else ', one 2D sinogram (angles, det) per slice'})")
+                         f"{args.geometry} produces {tuple(operator.range_shape)} (ASTRA "
+                         f"order; a 2D geometry gives one (angles, det) sinogram per slice)")
     result = run_method(args.method, operator, y, checkpoint=args.checkpoint,
                         steps=args.steps, seed=args.seed, samples=args.samples,
                         device=args.device, progress=True)

@@ -37,7 +37,11 @@ def run(args) -> None:
     from ..noise import add_gaussian_noise, add_poisson_noise
 
     volume = torch.from_numpy(read_volume(args.volume))
-    operator = load_operator(args.geometry, volume.shape)
+    operator = load_operator(args.geometry, volume.shape[0])
+    if tuple(operator.domain_shape) != tuple(volume.shape):
+        raise ValueError(f"the geometry {args.geometry} describes volumes of shape "
+                         f"{tuple(operator.domain_shape)}; the volume has shape "
+                         f"{tuple(volume.shape)}")
     y = operator(volume)
     generator = torch.Generator().manual_seed(args.seed)
     if args.photons is not None:

@@ -18,18 +18,11 @@ def subparser(sub, name: str, help: str, examples: str) -> argparse.ArgumentPars
                           formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def load_operator(geometry_path, volume_shape):
-    """The operator of a geometry JSON file for a ``(Z, Y, X)`` volume: a 2D geometry is
-    applied slice by slice, a 3D one as is (CUDA)."""
+def load_operator(geometry_path, slices: int):
+    """The operator of a geometry JSON file: a 2D geometry applied to ``slices`` axial slices
+    (``(Z, Y, X) → (Z, angles, det)``), a 3D one as it is (CUDA)."""
     from ..operators import as_operator, load_geometry
 
     proj_geom, vol_geom = load_geometry(geometry_path)
     is_3d = "GridSliceCount" in vol_geom
-    if len(volume_shape) != 3:
-        raise ValueError(f"expected a (Z, Y, X) volume, got shape {tuple(volume_shape)}")
-    operator = as_operator(proj_geom, vol_geom, slices=None if is_3d else volume_shape[0])
-    if tuple(operator.domain_shape) != tuple(volume_shape):
-        raise ValueError(f"the geometry {geometry_path} describes volumes of shape "
-                         f"{tuple(operator.domain_shape)}, the volume has shape "
-                         f"{tuple(volume_shape)}")
-    return operator
+    return as_operator(proj_geom, vol_geom, slices=None if is_3d else slices)
