@@ -15,6 +15,10 @@ dds2d      2D-slice prior + CG data consistency (DDS without TV)
 dds        2D-slice prior + ADMM-TV-z data consistency (DDS)
 db         DiffusionBlend: conditional 3-slice prior + CG
 dbpp       DiffusionBlend++: blended 3-slice-patch prior + CG
+mbir       DiffusionMBIR (VE predictor–corrector + ADMM-TV-z), see :mod:`.extra_methods`
+tpdm       TPDM: axial and coronal slice priors alternating (coronal weights required)
+padis      PaDIS patch prior per slice (weights required)
+fbp-unet   supervised FBP-UNet (weights required)
 =========  ================================================================================
 """
 
@@ -55,7 +59,10 @@ DIFFUSION = {
     "dbpp": DiffusionMethod("blend"),
 }
 
-METHODS = tuple(CLASSICAL) + tuple(DIFFUSION)
+EXTRA = ("mbir", "tpdm", "padis", "fbp-unet")
+"""Comparison systems of :mod:`.extra_methods` (imported when used)."""
+
+METHODS = tuple(CLASSICAL) + tuple(DIFFUSION) + EXTRA
 
 DEFAULT_STEPS = 50
 """Network evaluations of the diffusion methods by default (the paper uses 200 on GPUs)."""
@@ -75,6 +82,13 @@ def run_method(name: str, operator, y: torch.Tensor, *, checkpoint=None,
         if samples != 1:
             raise ValueError(f"--samples applies to diffusion methods, not to {name!r}")
         return CLASSICAL[name](operator, y, progress)
+    if name in EXTRA:
+        from .extra_methods import EXTRA_METHODS
+
+        if samples != 1 or solver_options:
+            raise ValueError(f"{name!r} takes no --samples or solver options")
+        return EXTRA_METHODS[name](operator, y, checkpoint=checkpoint, steps=steps, seed=seed,
+                                   device=device, progress=progress)
     if name not in DIFFUSION:
         raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
     method = DIFFUSION[name]

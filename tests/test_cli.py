@@ -110,3 +110,12 @@ def test_quick_demo_beats_fbp_and_cgls_on_every_plane(tmp_path):
     assert (tmp_path / "demo" / "views.png").stat().st_size > 10_000
     assert {p.name for p in (tmp_path / "demo").glob("*.npy")} == {
         "ground_truth.npy", "fbp.npy", "cgls.npy", "dds2d.npy", "dbpp.npy"}
+
+
+def test_methods_without_bundled_weights_ask_for_a_checkpoint(scan):
+    assert cli("simulate", scan / "volume.npy", scan / "geometry.json",
+               "--out", scan / "sino.npy").returncode == 0
+    done = cli("reconstruct", scan / "sino.npy", scan / "geometry.json", "--out",
+               scan / "r.npy", "--method", "padis")
+    assert_one_line_failure(done, "padis", "checkpoint")
+    assert not (scan / "r.npy").exists()
