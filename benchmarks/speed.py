@@ -9,8 +9,10 @@ of steps so that adjacency and cross partitions are equally represented.
 
 CPU table: the ``tiny`` network (random weights), 64² slices, 8 parallel views projected
 slice by slice, Z = 64, 128, 256, with ``max_batch`` = 8 (chunked) and 10 000 (one batch).
-Each configuration runs in a fresh subprocess, so its peak resident memory (``ru_maxrss``)
-is its own; "solve adds" is the rise of that peak during the reconstruction.
+"CPU s/NFE" is the CPU time of the whole process (all threads) per step: unlike wall time it
+hardly depends on what else runs on the machine, so it is the measure of growth with Z on a
+shared machine. Each configuration runs in a fresh subprocess, so its peak resident memory
+(``ru_maxrss``) is its own; "solve adds" is the rise of that peak during the reconstruction.
 
 GPU section (``--gpu``; needs ``torch.cuda.is_available()`` and ``astra.use_cuda()``): the
 ``paper`` network (random weights), 256² slices, 8 views, 3D parallel-beam and cone-beam
@@ -18,8 +20,11 @@ ASTRA on CUDA; seconds per NFE, the time of 200 NFE at Z = 500, and the speed-up
 largest output change of bf16 autocast and ``torch.compile`` for the network.
 
     python benchmarks/speed.py            # CPU table, Z = 64, 128, 256
-    python benchmarks/speed.py --quick    # micro network, Z = 9, 18 at 32² (seconds)
+    python benchmarks/speed.py --quick    # micro network, Z = 9, 18 at 32²: a smoke test
     python benchmarks/speed.py --gpu      # the GPU section instead of the CPU table
+
+On a machine busy with other processes, run it with ``OMP_WAIT_POLICY=PASSIVE``: torch's
+spin-waiting OpenMP threads otherwise make every step orders of magnitude slower.
 """
 
 import argparse
@@ -44,7 +49,7 @@ from diffblend_astra.priors import BlendPrior
 from diffblend_astra.solver import DiffusionBlendSolver
 
 VIEWS = 8
-STEPS = 3                     # the first step warms up; the other two are timed
+STEPS = 5                     # the first step warms up; the other four are timed
 UNCHUNKED = 10_000            # max_batch larger than any number of groups: one batch
 MICRO = NetworkConfig(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(8, 16),
                       layers_per_block=1, attention_levels=(), norm_num_groups=4,
@@ -102,7 +107,8 @@ class TimedOperator:
 
 
 def time_nfe(op, net, *, max_batch, device, partitions=PartitionSchedule()):
-    """Seconds per NFE (total, network, operator) and network images per NFE."""
+    """Wall seconds per NFE (total, network, operator), CPU seconds of the whole process per
+    NFE (all threads; robust to other processes' load) and network images per NFE."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     network, operator = Stopwatch(sync), Stopwatch(sync)
     timed_net = TimedNetwork(net, network)
@@ -114,11 +120,13 @@ def time_nfe(op, net, *, max_batch, device, partitions=PartitionSchedule()):
 
     def mark(step, x0):
         sync()
-        marks.append((time.perf_counter(), network.seconds, operator.seconds, timed_net.images))
+        marks.append((time.perf_counter(), time.process_time(), network.seconds,
+                      operator.seconds, timed_net.images))
 
     solver.reconstruct(y, seed=0, progress=False, callback=mark)
-    total, net_s, op_s, images = (np.array(marks[-1]) - marks[0]) / (len(marks) - 1)
-    return {"seconds": total, "network": net_s, "operator": op_s, "images": images}
+    total, cpu, net_s, op_s, images = (np.array(marks[-1]) - marks[0]) / (len(marks) - 1)
+    return {"seconds": total, "cpu_seconds": cpu, "network": net_s, "operator": op_s,
+            "images": images}
 
 
 def peak_rss_mib():
@@ -153,9 +161,9 @@ def cpu_table(quick):
     print(f"{size}² slices, {VIEWS} parallel views slice by slice, {label} network "
           f"(widths {config.block_out_channels}), random weights, "
           f"{STEPS - 1} timed NFE per row\n")
-    print(f"| Z | max_batch | images/NFE | s/NFE | network | operator | rest | × Z={slices[0]} | "
-          f"peak RSS (MiB) | solve adds (MiB) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| Z | max_batch | images/NFE | s/NFE | network | operator | rest | CPU s/NFE | "
+          f"× Z={slices[0]} | × Z={slices[0]} (CPU) | peak RSS (MiB) | solve adds (MiB) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for max_batch in (chunk, UNCHUNKED):
         base = None
         for z in slices:
@@ -163,10 +171,11 @@ def cpu_table(quick):
             out = subprocess.run([sys.executable, __file__, "--measure", json.dumps(spec)],
                                  stdout=subprocess.PIPE, text=True, check=True).stdout
             r = json.loads(out.splitlines()[-1])
-            base = base or r["seconds"]
+            base = base or r
             print(f"| {z} | {max_batch} | {r['images']:.1f} | {split(r)} | "
-                  f"{r['seconds'] / base:.2f} | {r['peak_mib']:.0f} | {r['solve_mib']:.0f} |",
-                  flush=True)
+                  f"{r['cpu_seconds']:.3f} | {r['seconds'] / base['seconds']:.2f} | "
+                  f"{r['cpu_seconds'] / base['cpu_seconds']:.2f} | {r['peak_mib']:.0f} | "
+                  f"{r['solve_mib']:.0f} |", flush=True)
 
 
 def parallel3d(z):

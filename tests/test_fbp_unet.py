@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from diffblend_astra.extra_methods import EXTRA_METHODS
 from diffblend_astra.fbp_unet import FbpUnet, ResidualUNet, UNetConfig, train_fbp_unet
 from diffblend_astra.operators import as_operator, sparse_view
 from diffblend_astra.phantoms import phantom_volume
@@ -22,20 +23,28 @@ def test_residual_unet_starts_as_the_identity_on_any_size():
 
 
 def test_training_lowers_the_validation_loss_and_round_trips(tmp_path):
-    train, held_out = volumes([0, 1]), volumes([1_000_000])
+    train, held_out = volumes(range(4)), volumes([1_000_001, 1_000_002])
     config = UNetConfig(width=8, depth=1)
     untrained = FbpUnet(ResidualUNet(config), geometry=GEOMETRY)
-    model = train_fbp_unet(train, GEOMETRY, steps=40, batch_size=4, config=config)
+    model = train_fbp_unet(train, GEOMETRY, steps=60, batch_size=8, learning_rate=3e-3,
+                           config=config)
     before, after = untrained.validation_loss(held_out), model.validation_loss(held_out)
     assert after < 0.8 * before, (before, after)
 
-    loaded = FbpUnet.load(model.save(tmp_path / "fbp_unet.safetensors"))
+    path = model.save(tmp_path / "fbp_unet.safetensors")
+    loaded = FbpUnet.load(path)
     op = as_operator(*GEOMETRY, slices=SHAPE[0])
     y = op(held_out[0])
     recon = loaded.reconstruct(op, y)
     assert recon.shape == SHAPE and recon.dtype == torch.float32
     assert torch.allclose(recon, model.reconstruct(op, y))
     assert loaded.validation_loss(held_out) == pytest.approx(after, rel=1e-5)
+
+    run = EXTRA_METHODS["fbp-unet"]
+    assert torch.equal(run(op, y, checkpoint=path, steps=None, seed=None, device="cpu",
+                           progress=False), recon)
+    with pytest.raises(ValueError, match="'fbp-unet' needs weights"):
+        run(op, y, checkpoint=None, steps=None, seed=None, device="cpu", progress=False)
 
 
 def test_reconstruct_refuses_another_geometry():

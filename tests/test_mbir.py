@@ -3,8 +3,11 @@ import math
 import pytest
 import torch
 
+from diffblend_astra.checkpoint import save_checkpoint
 from diffblend_astra.diffusion import VPSchedule
+from diffblend_astra.extra_methods import EXTRA_METHODS
 from diffblend_astra.mbir import MBIR_TV_Z, MbirSolver, VeScore, ve_sigmas
+from diffblend_astra.networks import EpsilonNetwork, NetworkConfig
 from diffblend_astra.normalization import IntensityWindow
 from diffblend_astra.priors import SlicePrior
 from helpers_operators import random_operator
@@ -143,3 +146,17 @@ def test_seeded_runs_repeat_and_inputs_are_checked():
         MbirSolver(op, SlicePrior(RecordingNetwork(out_channels=1)), snr=0.0)
     with pytest.raises(ValueError, match="steps"):
         MbirSolver(op, SlicePrior(RecordingNetwork(out_channels=1)), steps=0)
+
+
+def test_registry_entry_runs_with_a_slice_checkpoint(tmp_path):
+    config = NetworkConfig(sample_size=8, in_channels=1, out_channels=1,
+                           block_out_channels=(8, 8), layers_per_block=1, attention_levels=(),
+                           norm_num_groups=4, spacing_embedding=False)
+    path = save_checkpoint(tmp_path / "slice.safetensors", EpsilonNetwork(config),
+                           prior_kind="slice", schedule=VPSchedule(),
+                           window=IntensityWindow(0.0, 1.0))
+    shape = (3, 8, 8)
+    op = random_operator(shape, (math.prod(shape) // 2,), seed=1)
+    x = EXTRA_METHODS["mbir"](op, op(torch.rand(shape)), checkpoint=path, steps=2, seed=0,
+                              device="cpu", progress=False)
+    assert x.shape == shape and torch.isfinite(x).all()

@@ -4,6 +4,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from diffblend_astra.extra_methods import EXTRA_METHODS
 from diffblend_astra.networks import NetworkConfig
 from diffblend_astra.padis import (PatchGrid, PatchNetwork, PatchPrior, load_patch_prior,
                                    patch_network_config, position_channels, sample_patches,
@@ -113,8 +114,14 @@ def test_trained_prior_round_trips_and_runs_in_the_solver(tmp_path):
     prior = load_patch_prior(path)
     assert prior.grid.image_shape == (12, 12) and prior.grid.patch == 8
     op = random_operator(shape, (math.prod(shape) // 4,), seed=1)
-    x = DiffusionBlendSolver(op, prior, steps=2, cg_iters=1).reconstruct(
+    x = DiffusionBlendSolver(op, prior, steps=2).reconstruct(
         op(volumes[0]), seed=0, progress=False)
     assert x.shape == shape and torch.isfinite(x).all()
     with pytest.raises(ValueError, match="12x12 slices"):
         prior.check_volume_shape((4, 16, 16))
+    run = EXTRA_METHODS["padis"]
+    y = op(volumes[0])
+    assert torch.equal(run(op, y, checkpoint=path, steps=2, seed=0, device="cpu",
+                           progress=False), x)
+    with pytest.raises(ValueError, match="'padis' needs weights .*train_patch_prior"):
+        run(op, y, checkpoint=None, steps=2, seed=0, device="cpu", progress=False)

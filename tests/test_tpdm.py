@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from diffblend_astra.diffusion import VPSchedule
+from diffblend_astra.extra_methods import EXTRA_METHODS
 from diffblend_astra.networks import EpsilonNetwork, NetworkConfig
 from diffblend_astra.priors import SlicePrior
 from diffblend_astra.solver import DiffusionBlendSolver
@@ -74,3 +75,10 @@ def test_runs_inside_the_diffusion_blend_solver():
                                   cg_iters=1)
     x = solver.reconstruct(op(torch.rand(shape)), seed=0, progress=False)
     assert x.shape == shape and torch.isfinite(x).all()
+
+
+def test_registry_entry_needs_the_coronal_checkpoint():
+    op = random_operator((8, 8, 8), (64,), seed=1)
+    with pytest.raises(ValueError, match="'tpdm' needs weights .* coronal"):
+        EXTRA_METHODS["tpdm"](op, torch.zeros(64), checkpoint=None, steps=2, seed=0,
+                              device="cpu", progress=False)
