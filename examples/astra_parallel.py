@@ -49,6 +49,13 @@ def your_geometries():
     return scans, vol_geom
 
 
+def timed(reconstruct, *args, **kwargs):
+    """``reconstruct(*args, **kwargs)`` and the seconds it took."""
+    start = time.perf_counter()
+    volume = reconstruct(*args, **kwargs)
+    return volume, time.perf_counter() - start
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="9 slices and 10 steps")
@@ -66,15 +73,12 @@ def main():
         A = dba.as_operator(proj_geom, vol_geom, slices=slices)   # (Z, 64, 64) -> (Z, views, 96)
         y = A(truth)                                             # or your measured sinograms
         solver = dba.DiffusionBlendSolver(A, prior, steps=steps)
-        methods = {"FBP": lambda: fbp(A, y),
-                   "DiffusionBlend++": lambda: solver.reconstruct(y, seed=args.seed,
-                                                                  progress=False)}
-        results, seconds = {}, {}
-        for method, reconstruct in methods.items():
-            start = time.perf_counter()
-            volume = reconstruct()
-            seconds[method] = time.perf_counter() - start
-            results[method] = plane_metrics(volume, truth, data_range=1.0)
+        recons = {"FBP": timed(fbp, A, y),
+                  "DiffusionBlend++": timed(solver.reconstruct, y, seed=args.seed,
+                                            progress=False)}
+        results = {method: plane_metrics(volume, truth, data_range=1.0)
+                   for method, (volume, _) in recons.items()}
+        seconds = {method: s for method, (_, s) in recons.items()}
         print(f"\n{name}, sinograms {tuple(y.shape)} (Z, angles, det)")
         print(metrics_table(results, seconds=seconds))
 

@@ -43,6 +43,13 @@ def your_ray_transform():
     return tomo.RayTransform(space, geometry, impl="astra_cpu")
 
 
+def timed(reconstruct, *args, **kwargs):
+    """``reconstruct(*args, **kwargs)`` and the seconds it took."""
+    start = time.perf_counter()
+    volume = reconstruct(*args, **kwargs)
+    return volume, time.perf_counter() - start
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="9 slices and 10 steps")
@@ -62,16 +69,14 @@ def main():
 
     truth = torch.from_numpy(phantom_volume(held_out_seeds(1)[0], (slices, 64, 64)))
     y = A(truth)                                        # or your measured sinograms, stacked
-    odl_fbp = tomo.fbp_op(ray)                          # ODL's FBP, one (x, y) slice at a time
+    odl_fbp = tomo.fbp_op(ray)                          # ODL's FBP of one (x, y) slice
     solver = dba.DiffusionBlendSolver(A, load_prior("blend"), steps=steps)
-    methods = {"FBP (ODL)": lambda: np.stack([odl_fbp(s.numpy()).asarray().T for s in y]),
-               "DiffusionBlend++": lambda: solver.reconstruct(y, seed=args.seed, progress=False)}
-    results, seconds = {}, {}
-    for method, reconstruct in methods.items():
-        start = time.perf_counter()
-        volume = reconstruct()
-        seconds[method] = time.perf_counter() - start
-        results[method] = plane_metrics(volume, truth, data_range=1.0)
+    recons = {"FBP (ODL)": timed(lambda: np.stack([odl_fbp(sino.numpy()).asarray().T
+                                                   for sino in y])),
+              "DiffusionBlend++": timed(solver.reconstruct, y, seed=args.seed, progress=False)}
+    results = {method: plane_metrics(volume, truth, data_range=1.0)
+               for method, (volume, _) in recons.items()}
+    seconds = {method: s for method, (_, s) in recons.items()}
     print(f"\nsparse-view: 8 views over 180 degrees, phantom {tuple(truth.shape)} (Z, Y, X), "
           f"DiffusionBlend++ with {steps} steps")
     print(metrics_table(results, seconds=seconds))
