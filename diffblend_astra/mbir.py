@@ -158,7 +158,10 @@ class MbirSolver:
             g = self.score(x, sigma, 2 * i + 1, generator)           # predictor: σ_i → σ_{i+1}
             variance = sigma ** 2 - sigma_next ** 2
             x = x + variance * g
-            if sigma_next > 0:
+            import os
+            if os.environ.get("ANC"):
+                x = x + (variance * sigma_next**2 / sigma**2) ** 0.5 * randn()
+            elif sigma_next > 0:
                 x = x + variance ** 0.5 * randn()
             x_physical = admm.step(window.to_physical(x))            # ADMM-TV-z, z and u kept
             if callback is not None:
