@@ -144,5 +144,6 @@ class PartitionSchedule:
             return Partition.cross(num_slices)
         offset = 0
         if self.random_offsets:
-            offset = int(torch.randint(GROUP_SIZE, (1,), generator=generator))
+            offset = int(torch.randint(GROUP_SIZE, (1,), generator=generator,
+                                       device=generator.device))
         return Partition.adjacency(num_slices, offset)
