@@ -149,6 +149,7 @@ class FbpUnet:
 
     @classmethod
     def load(cls, path, device: str | torch.device = "cpu") -> "FbpUnet":
+        """The model written by :meth:`save` (weights on ``device``)."""
         tensors, meta = read_tensors(path)
         if meta.get("model") != "fbp-unet" or meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{path} is not an FBP-UNet checkpoint")

@@ -8,9 +8,20 @@ Schedule (:func:`ve_sigmas`): ``N`` noise levels ``σ_0 > … > σ_{N−1}``, ge
 Step ``i`` of :class:`MbirSolver`, on the whole volume ``x`` in network units::
 
     corrector  Langevin at σ_i:  g = s(x, σ_i),  ε = 2 (snr ‖z‖ / ‖g‖)²,  x ← x + ε g + √(2ε) z
-    predictor  reverse diffusion σ_i → σ_{i+1}:  x ← x + (σ_i² − σ_{i+1}²) s(x, σ_i)
-                                                       + √(σ_i² − σ_{i+1}²) z
+    predictor  σ_i → σ_{i+1}:  x ← x + (σ_i² − σ_{i+1}²) s(x, σ_i) + c_i z
     data       x ← one ADMM-TV-z iteration on x (1 CG iteration, z and u shared across steps)
+
+Predictors (:data:`PREDICTORS`), which differ only in the noise ``c_i``:
+
+* ``reverse-diffusion`` (the paper's): ``c_i = √(σ_i² − σ_{i+1}²)``, Euler–Maruyama on the
+  reverse SDE. For an exact score it leaves a sample of noise level
+  ``σ_i √(r⁴ + 1 − r²)``, ``r = σ_{i+1}/σ_i``, above ``σ_{i+1}``: harmless at 2000 steps
+  (r ≈ 0.995), but at 50 steps (r ≈ 0.81) the excess compounds into noise the network cannot
+  remove. With the bundled slice prior on 6 slices of a held-out 64² phantom at 8 parallel
+  views (FBP 18 dB PSNR): 2 dB at 50 steps, 27 dB at 100.
+* ``ancestral`` (Song et al.'s ancestral sampling for the VE SDE):
+  ``c_i = (σ_{i+1}/σ_i) √(σ_i² − σ_{i+1}²)``, which lands exactly on ``σ_{i+1}``; the two agree
+  as the steps get small. Same test: 26 dB at 25 steps, 27 at 50, 28 at 100.
 
 The last predictor step adds no noise (the denoised mean, Song et al.'s ``denoise=True``).
 The reference code runs its predictor first and then the corrector at the same ``σ_i``, on
@@ -51,6 +62,14 @@ from .tv import AdmmTvZ, as_measurement
 MBIR_TV_Z = (2e-2, 4e-4)
 """Default ``(ρ, λ)`` relative to ``‖A‖²`` — the DDS values of the method registry. The
 paper's ρ = 10, λ = 0.04 were tuned to an unnormalised rotate-and-sum adjoint."""
+
+
+PREDICTORS = {
+    "reverse-diffusion": lambda sigma, sigma_next: (sigma ** 2 - sigma_next ** 2) ** 0.5,
+    "ancestral": lambda sigma, sigma_next: sigma_next / sigma * (sigma ** 2
+                                                                 - sigma_next ** 2) ** 0.5,
+}
+"""Noise scale ``c_i`` of each predictor's step ``σ_i → σ_{i+1}`` (module docstring)."""
 
 
 def ve_sigmas(steps: int, sigma_min: float = 0.01, sigma_max: float = 378.0) -> torch.Tensor:
@@ -96,6 +115,8 @@ class MbirSolver:
         prior: a VP ε-prior, normally :class:`~.priors.SlicePrior` (the paper's 2D prior);
             it is used as a VE score through :class:`VeScore`.
         steps: predictor–corrector steps ``N`` (2 network evaluations each); paper 2000.
+        predictor: ``"reverse-diffusion"`` (the paper's) or ``"ancestral"`` (exact noise
+            level at every step size; use it below ~100 steps), see :data:`PREDICTORS`.
         snr: signal-to-noise ratio of the Langevin corrector (0.16 in the paper).
         rho, lam: ADMM penalty ρ and TV-z weight λ, relative to ``‖A‖²`` (see
             :class:`~.tv.AdmmTvZ`); ``rho = 0`` drops TV-z (plain CG).
@@ -103,9 +124,12 @@ class MbirSolver:
         sigma_min, sigma_max: ends of the VE schedule, network units (0.01 and 378).
     """
 
-    def __init__(self, operator, prior, *, steps: int = 100, snr: float = 0.16,
+    def __init__(self, operator, prior, *, steps: int = 100,
+                 predictor: str = "reverse-diffusion", snr: float = 0.16,
                  rho: float = MBIR_TV_Z[0], lam: float = MBIR_TV_Z[1], cg_iters: int = 1,
                  sigma_min: float = 0.01, sigma_max: float = 378.0):
+        if predictor not in PREDICTORS:
+            raise ValueError(f"predictor must be one of {sorted(PREDICTORS)}, got {predictor!r}")
         if not snr > 0:
             raise ValueError(f"snr must be positive, got {snr}")
         if rho < 0 or lam < 0 or cg_iters < 0:
@@ -120,6 +144,7 @@ class MbirSolver:
         self.prior = prior
         self.score = VeScore(prior)
         self.sigmas = ve_sigmas(steps, sigma_min, sigma_max).tolist() + [0.0]
+        self.noise_scale = PREDICTORS[predictor]
         self.steps, self.snr, self.rho, self.lam, self.cg_iters = steps, snr, rho, lam, cg_iters
 
     def reconstruct(self, y, *, seed: int | None = None,
@@ -156,13 +181,9 @@ class MbirSolver:
             eps = 0.0 if g_norm == 0 else 2 * (self.snr * torch.linalg.vector_norm(z) / g_norm) ** 2
             x = x + eps * g + (2 * eps) ** 0.5 * z
             g = self.score(x, sigma, 2 * i + 1, generator)           # predictor: σ_i → σ_{i+1}
-            variance = sigma ** 2 - sigma_next ** 2
-            x = x + variance * g
-            import os
-            if os.environ.get("ANC"):
-                x = x + (variance * sigma_next**2 / sigma**2) ** 0.5 * randn()
-            elif sigma_next > 0:
-                x = x + variance ** 0.5 * randn()
+            x = x + (sigma ** 2 - sigma_next ** 2) * g
+            if sigma_next > 0:                                       # the last step: the mean
+                x = x + self.noise_scale(sigma, sigma_next) * randn()
             x_physical = admm.step(window.to_physical(x))            # ADMM-TV-z, z and u kept
             if callback is not None:
                 callback(i, x_physical)

@@ -154,7 +154,7 @@ def sample_patches(volumes, patch: int, batch: int, generator: torch.Generator, 
         fill = volume.new_full((1,) + grid.canvas_shape, pad_value)
         canvas = grid.pad(volume[z:z + 1], fill)[0]
         patches.append(canvas[top:top + patch, left:left + patch])
-        (m1, m2) = grid.margins
+        m1, m2 = grid.margins
         positions.append(position_channels(torch.arange(top, top + patch) - m1,
                                            torch.arange(left, left + patch) - m2,
                                            grid.image_shape))

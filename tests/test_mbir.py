@@ -160,3 +160,36 @@ def test_registry_entry_runs_with_a_slice_checkpoint(tmp_path):
     x = EXTRA_METHODS["mbir"](op, op(torch.rand(shape)), checkpoint=path, steps=2, seed=0,
                               device="cpu", progress=False)
     assert x.shape == shape and torch.isfinite(x).all()
+
+
+class NoData:
+    """A zero operator: the data step leaves the sample as it is (CG has nothing to do)."""
+
+    domain_shape, range_shape = (4, 16, 16), (1,)
+
+    def __call__(self, x):
+        return x.new_zeros(1)
+
+    def T(self, y):
+        return y.new_zeros(self.domain_shape)
+
+
+@pytest.mark.parametrize("predictor, lands_on_sigma", [("ancestral", True),
+                                                        ("reverse-diffusion", False)])
+def test_ancestral_steps_land_on_the_next_noise_level(predictor, lands_on_sigma):
+    """With an exact score and 10 coarse steps, the sample's noise after step i should be
+    σ_{i+1}: the ancestral predictor hits it, reverse diffusion overshoots (module docstring)."""
+    op = NoData()
+    x0 = torch.rand(op.domain_shape, generator=torch.Generator().manual_seed(0))
+    solver = MbirSolver(op, TruthPrior(x0 * 2 - 1), steps=10, predictor=predictor, rho=0.0,
+                        sigma_max=10.0)
+    ratios = []
+
+    def noise_over_sigma(i, x):                      # noise in network units (window [0, 1])
+        if i < 9:
+            ratios.append(float((2 * (x - x0)).std() / solver.sigmas[i + 1]))
+
+    solver.reconstruct(torch.zeros(1), seed=0, progress=False, callback=noise_over_sigma)
+    assert all(abs(r - 1) < 0.1 for r in ratios) == lands_on_sigma, ratios
+    with pytest.raises(ValueError, match="predictor must be one of"):
+        MbirSolver(op, TruthPrior(x0), predictor="euler")
