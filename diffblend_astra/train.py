@@ -150,7 +150,7 @@ def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
     device = torch.device(device)
     net = network or EpsilonNetwork(named_config(config.network, config.prior_kind))
     data = _prepare_volumes(volumes, window, net.config.sample_size)
-    net.to(device).train()
+    net.to(device).train().requires_grad_(True)   # a loaded checkpoint arrives frozen
     ema = copy.deepcopy(net).requires_grad_(False)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     start = 0

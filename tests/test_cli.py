@@ -119,3 +119,21 @@ def test_methods_without_bundled_weights_ask_for_a_checkpoint(scan):
                scan / "r.npy", "--method", "padis")
     assert_one_line_failure(done, "padis", "checkpoint")
     assert not (scan / "r.npy").exists()
+
+
+def test_train_on_volume_files(scan, tmp_path):
+    np.save(scan / "big.npy", phantom_volume(5, (12, 64, 64)))
+    done = cli("train", "--volumes", scan / "big.npy", "--prior", "slice", "--steps", 2,
+               "--batch-size", 2, "--out", tmp_path / "run")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "run" / "model.safetensors").is_file()
+
+
+def test_fine_tuning_starts_from_a_loaded_checkpoint(tmp_path):
+    from diffblend_astra.checkpoint import load_bundled
+    from diffblend_astra.train import TrainConfig, train
+    network = load_bundled("slice").network
+    path = train([phantom_volume(5, (6, 64, 64))], tmp_path,
+                 TrainConfig(prior_kind="slice", steps=1, batch_size=1), network=network,
+                 progress=False)
+    assert path.is_file()

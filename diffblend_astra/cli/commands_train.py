@@ -57,9 +57,9 @@ def run(args) -> None:
                            f"(diffblend_astra.phantoms, seeds 0..{args.phantoms - 1}), "
                            f"{args.size}^3"}
     else:
-        from ..io import read_volumes
+        from ..io import read_volume
 
-        volumes = read_volumes(args.volumes)
+        volumes = [read_volume(path) for path in args.volumes]
         window = (IntensityWindow(*args.window) if args.window
                   else IntensityWindow.from_percentiles(volumes))
         summary = {"data": [str(p) for p in args.volumes]}
