@@ -16,7 +16,7 @@ bundled demonstration weights. Per-plane PSNR and SSIM (axial, coronal, sagittal
 Run, from the repository root::
 
     python examples/astra_fan.py            # 64 slices, 30 steps: under a minute on 2 cores
-    python examples/astra_fan.py --quick    # 9 slices, 10 steps: a few seconds
+    python examples/astra_fan.py --quick    # 9 slices, 10 steps: about 10 s
     python examples/astra_fan.py --steps 50 --seed 1
 
 The bundled weights know only procedural phantoms (see README.md); train on your own volumes

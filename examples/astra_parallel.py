@@ -15,7 +15,7 @@ demonstration weights. Per-plane PSNR and SSIM (axial, coronal, sagittal) are pr
 Run, from the repository root::
 
     python examples/astra_parallel.py            # 64 slices, 30 steps: under a minute on 2 cores
-    python examples/astra_parallel.py --quick    # 9 slices, 10 steps: a few seconds
+    python examples/astra_parallel.py --quick    # 9 slices, 10 steps: about 10 s
     python examples/astra_parallel.py --steps 50 --seed 1
 
 The bundled weights know only procedural phantoms (see README.md); train on your own volumes

@@ -19,9 +19,9 @@ Shows the path from a folder of scans to a reconstruction with your own checkpoi
 
 Run, from the repository root::
 
-    python examples/train_on_your_volumes.py                  # 4 x 64³ volumes, 60 steps
-    python examples/train_on_your_volumes.py --quick          # 4 x 12 slices, 4 steps
-    python examples/train_on_your_volumes.py --out my_run     # keep scans and checkpoint
+    python examples/train_on_your_volumes.py              # 4 x 64³ volumes, 60 steps: ~30 s
+    python examples/train_on_your_volumes.py --quick      # 4 x 12 slices, 4 steps: ~10 s
+    python examples/train_on_your_volumes.py --out my_run # keep scans and checkpoint
 
 Without ``--out`` everything is written to a temporary folder, deleted at the end. Real
 training takes thousands of steps (see README.md, "Train on your own volumes").
@@ -83,9 +83,9 @@ def main():
         root = args.out or Path(tmp)
         scans = root / "scans"
         scans.mkdir(parents=True, exist_ok=True)
-        write_stand_in_scans(scans, slices)
+        write_stand_in_scans(scans, slices)                 # 1. stand-ins for your scans
 
-        # 1. your volumes: NIfTI files and DICOM series folders, in HU -> attenuation
+        # 2. your volumes: NIfTI files and DICOM series folders, in HU -> attenuation
         paths = sorted(scans.glob("*.nii.gz")) + sorted(p for p in scans.iterdir() if p.is_dir())
         volumes = []
         for path in paths:
@@ -93,7 +93,8 @@ def main():
             volumes.append(to_attenuation(hu))
             print(f"read {path.name}: {hu.shape}, HU {hu.min():.0f} .. {hu.max():.0f}")
 
-        # 2. fine-tune the bundled network on them (same intensity window as the bundled one)
+        # 3. fine-tune the bundled network on them (same intensity window as the bundled
+        #    one); loaded networks are frozen for inference, so unfreeze it first
         bundled = load_bundled("blend")
         config = TrainConfig(prior_kind="blend", steps=train_steps,
                              batch_size=4 if args.quick else 8, seed=args.seed,
@@ -104,7 +105,7 @@ def main():
                            data_summary={"data": [p.name for p in paths]})
         print(f"trained {train_steps} steps in {time.perf_counter() - start:.1f} s: {checkpoint}")
 
-        # 3. reconstruct a held-out phantom with your checkpoint
+        # 4. reconstruct a held-out phantom with your checkpoint
         truth = phantom_volume(held_out_seeds(1)[0], (9 if args.quick else 64, 64, 64))
         A = as_operator(*sparse_view(beam="parallel", views=8, shape=64), slices=len(truth))
         y = A(torch.from_numpy(truth))
