@@ -58,6 +58,7 @@ from tqdm.auto import tqdm
 
 from .conventions import DTYPE
 from .tv import AdmmTvZ, as_measurement
+from .solver import check_operator_fits_prior
 
 MBIR_TV_Z = (2e-2, 4e-4)
 """Default ``(ρ, λ)`` relative to ``‖A‖²`` — the DDS values of the method registry. The
@@ -135,11 +136,7 @@ class MbirSolver:
         if rho < 0 or lam < 0 or cg_iters < 0:
             raise ValueError(f"rho, lam and cg_iters must be non-negative, got rho={rho}, "
                              f"lam={lam}, cg_iters={cg_iters}")
-        for name in ("domain_shape", "range_shape"):
-            if not hasattr(operator, name):
-                raise TypeError(f"operator must provide {name}; wrap it with "
-                                "diffblend_astra.as_operator(...)")
-        prior.check_volume_shape(tuple(operator.domain_shape))
+        check_operator_fits_prior(operator, prior)
         self.operator = operator
         self.prior = prior
         self.score = VeScore(prior)

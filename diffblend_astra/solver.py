@@ -65,11 +65,7 @@ class DiffusionBlendSolver:
             raise ValueError(f"cg_iters must be >= 0, got {cg_iters}")
         if not 0.0 <= eta <= 1.0:
             raise ValueError(f"eta must be in [0, 1], got {eta}")
-        for name in ("domain_shape", "range_shape"):
-            if not hasattr(operator, name):
-                raise TypeError(f"operator must provide {name}; wrap it with "
-                                "diffblend_astra.as_operator(...)")
-        prior.check_volume_shape(tuple(operator.domain_shape))
+        check_operator_fits_prior(operator, prior)
         self.operator = operator
         self.prior = prior
         self.steps = steps
@@ -148,3 +144,12 @@ class DiffusionBlendSolver:
             raise ValueError(f"start_timestep {self.start_timestep} is below every sampling "
                              "timestep")
         return kept
+
+
+def check_operator_fits_prior(operator, prior: Prior) -> None:
+    """Raise unless ``operator`` has the protocol's shapes and its domain fits ``prior``."""
+    for name in ("domain_shape", "range_shape"):
+        if not hasattr(operator, name):
+            raise TypeError(f"operator must provide {name}; wrap it with "
+                            "diffblend_astra.as_operator(...)")
+    prior.check_volume_shape(tuple(operator.domain_shape))
