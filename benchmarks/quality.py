@@ -1,45 +1,61 @@
 """Reconstruction quality on held-out phantoms: the paper's comparison, per plane.
 
-    python benchmarks/quality.py            # full run (4 volumes, 5 scans, ablations)
+    python benchmarks/quality.py            # full run: 4 volumes, 5 scans, ablations
     python benchmarks/quality.py --quick    # one small volume, few steps: a smoke test
+    python benchmarks/quality.py --scans parallel-6 fan-8 --methods db dbpp   # a part
+    python benchmarks/quality.py --report   # rebuild the tables from the stored records
 
 For each scan — 4, 6 and 8 parallel views, a 90° limited-angle parallel scan, 8 fan-beam
-views — every method reconstructs the same held-out phantoms (never used in training). All
-diffusion methods get the same number of network evaluations and priors of the same size
-trained for the same number of steps. Reported: PSNR/SSIM per plane (mean ± std over
-volumes, fixed data range [0, 1]), TV-z against the ground truth's, seconds per volume.
-Ablations on 8 views: adjacency-only vs adjacency + cross partitions; PSNR versus NFE.
-The tables are printed and written into the "quality" section of ``benchmarks/RESULTS.md``.
+views (:data:`~diffblend_astra.experiment.SCANS`) — every method reconstructs the same
+held-out phantoms (never used in training). All diffusion methods get the same number of
+network evaluations (NFE) and priors of the same size trained for the same number of steps
+(``benchmarks/train_weights.py``). Reported: PSNR/SSIM per plane (mean ± std over volumes,
+fixed data range [0, 1]), TV-z against the ground truth's, seconds per volume. Ablations on
+8 views: adjacency + cross vs adjacency-only vs a fixed partition; PSNR versus NFE.
+
+Every (scan, method, volume, NFE) result is appended to ``quality_records.jsonl`` with a
+digest of the weights it used, so a run can be split over processes, stopped and resumed:
+results already recorded for the same weights are not recomputed. The tables are printed
+and written into the "quality" section of ``benchmarks/RESULTS.md`` from all matching
+records.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import hashlib
+import json
 import os
 import platform
 import sys
-import time
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
-from diffblend_astra.experiment import DATA_RANGE, evaluate_method, make_case
+from diffblend_astra.checkpoint import bundled_path
+from diffblend_astra.experiment import SCANS, evaluate_method, evaluate_solver, make_case
 from diffblend_astra.methods import load_prior
-from diffblend_astra.metrics import plane_metrics, tv_z
+from diffblend_astra.metrics import tv_z
 from diffblend_astra.partition import PartitionSchedule
 from diffblend_astra.priors import BlendPrior
-from diffblend_astra.solver import DiffusionBlendSolver
 from results_file import update_section
 
-SCANS = {
-    "parallel, 4 views": dict(geometry="parallel", views=4),
-    "parallel, 6 views": dict(geometry="parallel", views=6),
-    "parallel, 8 views": dict(geometry="parallel", views=8),
-    "parallel, 90° limited angle": dict(geometry="parallel", views=90, arc_degrees=90),
-    "fan, 8 views": dict(geometry="fan", views=8),
-}
-METHODS = ("fbp", "cgls", "admm-tv", "dds2d", "dds", "dbpp")
+RECORDS = Path(__file__).with_name("quality_records.jsonl")
 PLANES = ("axial", "coronal", "sagittal")
+CORE = ("fbp", "cgls", "admm-tv", "dds2d", "dds", "db", "dbpp")
+EXTRA = ("fbp-unet", "mbir", "tpdm", "padis")
+EXTRA_SCANS = ("parallel-8",)
+"""The comparison systems of issue-scale cost run on these scans only (CPU budget)."""
+ABLATION_SCAN, ABLATION_VOLUMES, ABLATION_NFE = "parallel-8", 2, (10, 25, 100)
+PARTITIONS = {
+    "dbpp": PartitionSchedule(),
+    "dbpp/adjacency-only": PartitionSchedule(cross_every=0),
+    "dbpp/fixed-partition": PartitionSchedule(cross_every=0, random_offsets=False),
+}
+WEIGHTS = {"dds2d": ("slice",), "dds": ("slice",), "mbir": ("slice",), "db": ("conditional",),
+           "dbpp": ("blend",), "tpdm": ("slice", "slice-coronal"), "padis": ("patch",)}
 
 
 def main(argv=None) -> int:
@@ -49,46 +65,153 @@ def main(argv=None) -> int:
     parser.add_argument("--volumes", type=int, default=4)
     parser.add_argument("--steps", type=int, default=50, help="NFE of every diffusion method")
     parser.add_argument("--scans", nargs="+", choices=list(SCANS), default=list(SCANS))
-    parser.add_argument("--methods", nargs="+", default=list(METHODS))
-    parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--methods", nargs="+", choices=CORE + EXTRA, default=CORE + EXTRA)
+    parser.add_argument("--no-ablations", action="store_true")
+    parser.add_argument("--report", action="store_true", help="only rebuild the tables")
+    parser.add_argument("--records", type=Path, default=RECORDS)
     args = parser.parse_args(argv)
-    volumes, slices, steps = (1, 9, 4) if args.quick else (args.volumes, 64, args.steps)
-    scans = args.scans[:1] if args.quick else args.scans
+    if args.quick:
+        return _quick(args.methods)
 
-    sections = [_header(args, volumes, slices, steps)]
-    for scan in scans:
-        cases = [make_case(index=i, slices=slices, **SCANS[scan]) for i in range(volumes)]
-        rows = {m: [evaluate_method(c, m, steps=steps, seed=i) for i, c in enumerate(cases)]
-                for m in args.methods}
-        truth_tv = np.mean([tv_z(c.truth) for c in cases])
-        sections.append(_scan_table(scan, rows, truth_tv))
-        print(sections[-1], flush=True)
-    if not args.quick:
-        sections.append(_ablations(volumes=min(volumes, 2), slices=slices, steps=steps))
-        print(sections[-1], flush=True)
-    if not args.no_write and not args.quick:
-        update_section("quality", "\n\n".join(sections))
+    if not args.report:
+        for scan in args.scans:
+            methods = [m for m in args.methods if m in CORE or scan in EXTRA_SCANS]
+            _run(args.records, scan, methods, range(args.volumes), args.steps)
+        if not args.no_ablations and ABLATION_SCAN in args.scans and "dbpp" in args.methods:
+            volumes = range(min(args.volumes, ABLATION_VOLUMES))
+            _run(args.records, ABLATION_SCAN, list(PARTITIONS)[1:], volumes, args.steps)
+            for nfe in ABLATION_NFE:
+                _run(args.records, ABLATION_SCAN, ["dbpp"], volumes, nfe)
+    text = report(_read(args.records), args.volumes, args.steps)
+    print(text)
+    update_section("quality", text)
     return 0
 
 
-def _header(args, volumes, slices, steps) -> str:
-    command = "python benchmarks/quality.py " + " ".join(sys.argv[1:])
-    return (f"## Quality ({datetime.date.today()}, {platform.node() or 'machine'}: "
-            f"{_machine()})\n\nCommand: `{command.strip()}`. {volumes} held-out phantoms of "
-            f"{slices}×64×64, noiseless projections, {steps} network evaluations for every "
-            f"diffusion method. PSNR [dB] / SSIM per plane, mean ± std over volumes, data "
-            f"range [0, 1].")
+def _quick(methods) -> int:
+    """One 9-slice volume, 4 NFE, the core methods: prints a table, writes nothing."""
+    case = make_case(index=0, slices=9, **SCANS["parallel-8"])
+    rows = {m: [_evaluate(case, m, 0, 4)] for m in methods if m in CORE}
+    print(_scan_table("parallel-8 (quick)", rows, float(tv_z(case.truth))))
+    return 0
+
+
+def _run(path: Path, scan: str, methods, volumes, steps: int) -> None:
+    """Reconstruct the missing (method, volume) pairs of ``scan`` and append their records."""
+    done = {_key(r) for r in _read(path)}
+    for index in volumes:
+        case = None
+        for method in methods:
+            try:
+                weights = _weights_digest(method, scan)
+            except FileNotFoundError as missing:
+                print(f"skipped {scan} {method}: {missing}", flush=True)
+                continue
+            record = {"scan": scan, "method": method, "volume": index, "nfe": steps,
+                      "weights": weights}
+            if _key(record) in done:
+                continue
+            case = case or make_case(index=index, **SCANS[scan])
+            result = _evaluate(case, method, index, steps)
+            record.update(result, date=str(datetime.date.today()), machine=_machine())
+            with open(path, "a") as f:          # one short line per write: safe to share
+                f.write(json.dumps(record) + "\n")
+            print(f"{scan} {method} volume {index}: " + ", ".join(
+                f"{p} {result['metrics'][p]['psnr']:.2f} dB" for p in PLANES)
+                  + f" ({result['seconds']:.0f} s)", flush=True)
+
+
+def _evaluate(case, method: str, index: int, steps: int) -> dict:
+    """Metrics of one reconstruction (``method`` may name a partition ablation)."""
+    if method in PARTITIONS:
+        result = evaluate_solver(case, _ablation_prior(method), steps=steps, seed=index)
+    else:
+        result = evaluate_method(case, method, steps=steps, seed=index)
+    return {"metrics": result["metrics"], "tv_z": float(result["tv_z"]),
+            "seconds": result["seconds"], "truth_tv_z": float(tv_z(case.truth))}
+
+
+@lru_cache(maxsize=None)
+def _ablation_prior(method: str) -> BlendPrior:
+    """The bundled blend prior with the partition schedule of ``method``."""
+    bundled = load_prior("blend")
+    return BlendPrior(bundled.network, partitions=PARTITIONS[method],
+                      schedule=bundled.schedule, window=bundled.window)
+
+
+def _key(record: dict) -> tuple:
+    return (record["scan"], record["method"], record["volume"], record["nfe"],
+            record["weights"])
+
+
+@lru_cache(maxsize=None)
+def _weights_digest(method: str, scan: str) -> str:
+    """A short digest of the bundled weight files ``method`` reads ("" for none)."""
+    names = (WEIGHTS.get(method.split("/")[0], ()) if method != "fbp-unet"
+             else (f"fbp-unet-{scan}",))
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update(bundled_path(name, must_exist=True).read_bytes())
+    return digest.hexdigest()[:12] if names else ""
+
+
+def _read(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def report(records: list[dict], volumes: int, steps: int) -> str:
+    """The markdown of the "quality" section from the records of the current weights."""
+    current = [r for r in records if r["weights"] == _current_digest(r)]
+    sections = [_header(current, volumes, steps)]
+    for scan in SCANS:
+        rows = {}
+        for method in CORE + EXTRA:
+            runs = [r for r in current if r["scan"] == scan and r["method"] == method
+                    and r["nfe"] == steps and r["volume"] < volumes]
+            runs = list({r["volume"]: r for r in runs}.values())
+            if runs:
+                rows[method] = runs
+        if rows:
+            truth = np.mean([r["truth_tv_z"] for runs in rows.values() for r in runs])
+            sections.append(_scan_table(scan, rows, truth))
+    sections.append(_ablation_table(current, steps))
+    return "\n\n".join(s for s in sections if s)
+
+
+def _current_digest(record: dict) -> str:
+    try:
+        return _weights_digest(record["method"], record["scan"])
+    except (FileNotFoundError, ValueError):
+        return "missing"
+
+
+def _header(records, volumes, steps) -> str:
+    dates = sorted({r["date"] for r in records}) or [str(datetime.date.today())]
+    machines = sorted({r["machine"] for r in records}) or [_machine()]
+    return (f"## Quality ({', '.join(dates)}; {'; '.join(machines)})\n\n"
+            f"Command: `python benchmarks/quality.py` (records in "
+            f"`benchmarks/quality_records.jsonl`; `--report` rebuilds this section). Up to "
+            f"{volumes} held-out phantoms of 64×64×64 (`phantoms.held_out_seeds`, never used "
+            f"in training), noiseless projections, {steps} network evaluations for every "
+            f"diffusion method, bundled weights (`benchmarks/train_weights.py`: 1.1 M-parameter "
+            f"priors, 4,000 steps each). PSNR [dB] / SSIM per plane averaged over the slices of "
+            f"that plane, mean ± std over volumes (n), fixed data range [0, 1]. Times are "
+            f"wall-clock seconds per volume on a machine shared with other jobs: compare "
+            f"within a table only. The comparison systems (fbp-unet, mbir, tpdm, padis) run "
+            f"on {', '.join(EXTRA_SCANS)} only.")
 
 
 def _machine() -> str:
-    return f"{os.cpu_count()} CPU cores"
+    return f"{platform.node() or 'machine'}, {os.cpu_count()} CPU cores"
 
 
 def _scan_table(scan: str, rows: dict, truth_tv: float) -> str:
     lines = [f"### {scan}", "",
-             "| method | " + " | ".join(f"{p} PSNR | {p} SSIM" for p in PLANES)
+             "| method | n | " + " | ".join(f"{p} PSNR | {p} SSIM" for p in PLANES)
              + " | TV-z (truth {:.4f}) | s / volume |".format(truth_tv),
-             "|---" * (2 + 2 * len(PLANES)) + "|---|"]
+             "|---" * (3 + 2 * len(PLANES)) + "|---|"]
     for method, runs in rows.items():
         cells = []
         for plane in PLANES:
@@ -98,39 +221,30 @@ def _scan_table(scan: str, rows: dict, truth_tv: float) -> str:
                 cells.append(f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}")
         tv = np.mean([r["tv_z"] for r in runs])
         seconds = np.mean([r["seconds"] for r in runs])
-        lines.append(f"| {method} | " + " | ".join(cells) + f" | {tv:.4f} | {seconds:.1f} |")
+        lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells)
+                     + f" | {tv:.4f} | {seconds:.1f} |")
     return "\n".join(lines)
 
 
-def _ablations(*, volumes: int, slices: int, steps: int) -> str:
-    """DB++ on 8 parallel views: partition schedules, then PSNR versus NFE."""
-    cases = [make_case(index=i, slices=slices, views=8) for i in range(volumes)]
-    checkpoint_prior = load_prior("blend")
-    variants = {
-        "adjacency + cross (default)": PartitionSchedule(),
-        "adjacency only": PartitionSchedule(cross_every=0),
-        "fixed partition (no offsets, no cross)": PartitionSchedule(cross_every=0,
-                                                                    random_offsets=False),
-    }
-    lines = [f"### Ablations (DB++, parallel 8 views, {volumes} volumes)", "",
-             "| variant | NFE | axial PSNR | coronal PSNR | sagittal PSNR | s / volume |",
-             "|---|---|---|---|---|---|"]
-    runs = [(name, schedule, steps) for name, schedule in variants.items()]
-    runs += [("adjacency + cross", PartitionSchedule(), n) for n in (10, 25, 100) if n != steps]
-    for name, schedule, nfe in runs:
-        prior = BlendPrior(checkpoint_prior.network, partitions=schedule,
-                           schedule=checkpoint_prior.schedule, window=checkpoint_prior.window)
-        psnr, seconds = {p: [] for p in PLANES}, []
-        for i, case in enumerate(cases):
-            start = time.perf_counter()
-            x = DiffusionBlendSolver(case.operator, prior, steps=nfe).reconstruct(
-                case.y, seed=i, progress=False)
-            seconds.append(time.perf_counter() - start)
-            for plane, m in plane_metrics(x, case.truth, data_range=DATA_RANGE).items():
-                psnr[plane].append(m["psnr"])
-        lines.append(f"| {name} | {nfe} | " + " | ".join(
-            f"{np.mean(psnr[p]):.2f}" for p in PLANES) + f" | {np.mean(seconds):.1f} |")
-    return "\n".join(lines)
+def _ablation_table(records, steps) -> str:
+    """DB++ on the ablation scan: partition schedules at ``steps`` NFE, then PSNR vs NFE."""
+    runs = [(m, steps) for m in PARTITIONS] + [("dbpp", n) for n in ABLATION_NFE]
+    lines = []
+    for method, nfe in runs:
+        found = {r["volume"]: r for r in records if r["scan"] == ABLATION_SCAN
+                 and r["method"] == method and r["nfe"] == nfe
+                 and r["volume"] < ABLATION_VOLUMES}
+        if found:
+            psnr = {p: np.mean([r["metrics"][p]["psnr"] for r in found.values()])
+                    for p in PLANES}
+            seconds = np.mean([r["seconds"] for r in found.values()])
+            lines.append(f"| {method} | {nfe} | {len(found)} | "
+                         + " | ".join(f"{psnr[p]:.2f}" for p in PLANES) + f" | {seconds:.1f} |")
+    if not lines:
+        return ""
+    return "\n".join([f"### Ablations (DB++, {ABLATION_SCAN}, volumes 0–{ABLATION_VOLUMES - 1})",
+                      "", "| variant | NFE | n | axial PSNR | coronal PSNR | sagittal PSNR "
+                      "| s / volume |", "|---|---|---|---|---|---|---|", *lines])
 
 
 if __name__ == "__main__":

@@ -21,7 +21,18 @@ from .networks import PRIOR_CHANNELS, EpsilonNetwork, NetworkConfig
 from .normalization import IntensityWindow
 
 FORMAT_VERSION = 1
-BUNDLED_NAMES = {"blend": "blend_tiny", "slice": "slice_tiny"}
+BUNDLED_WEIGHTS = {
+    "blend": "blend_tiny",
+    "slice": "slice_tiny",
+    "conditional": "conditional_tiny",
+    "slice-coronal": "slice_coronal_tiny",
+    "patch": "patch_tiny",
+    **{f"fbp-unet-{scan}": f"fbp_unet_{scan.replace('-', '_')}" for scan in (
+        "parallel-4", "parallel-6", "parallel-8", "parallel-la90", "fan-8")},
+}
+"""Weights shipped in ``diffblend_astra/weights/`` by name (without suffix): the score priors
+by prior kind, TPDM's coronal slice prior, the PaDIS patch prior and one FBP-UNet per
+benchmark scan (:data:`~.experiment.SCANS`). ``benchmarks/train_weights.py`` trains them."""
 
 
 @dataclass
@@ -133,16 +144,21 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
                       window=window, training=meta.get("training", {}))
 
 
-def bundled_path(prior_kind: str) -> Path:
-    """Path of the demonstration weights shipped with the package for ``prior_kind``."""
-    if prior_kind not in BUNDLED_NAMES:
-        raise ValueError(f"no bundled weights for prior kind {prior_kind!r} (bundled: "
-                         f"{sorted(BUNDLED_NAMES)}); train one with `diffblend-astra train "
-                         f"--prior {prior_kind} ...` and pass its checkpoint")
-    return Path(str(resources.files("diffblend_astra") / "weights")) / (
-        BUNDLED_NAMES[prior_kind] + ".safetensors")
+def bundled_path(name: str, *, must_exist: bool = False) -> Path:
+    """Path of the weights shipped with the package as ``name`` (:data:`BUNDLED_WEIGHTS`)."""
+    if name not in BUNDLED_WEIGHTS:
+        raise ValueError(f"no bundled weights named {name!r} (bundled: "
+                         f"{', '.join(BUNDLED_WEIGHTS)}); train your own and pass the checkpoint")
+    path = Path(str(resources.files("diffblend_astra") / "weights")) / (
+        BUNDLED_WEIGHTS[name] + ".safetensors")
+    if must_exist and not path.is_file():
+        raise FileNotFoundError(f"the bundled weights {name!r} ({path}) are missing from this "
+                                f"installation; train them with benchmarks/train_weights.py "
+                                f"{name} --install, or pass a checkpoint")
+    return path
 
 
-def load_bundled(prior_kind: str = "blend", device: str | torch.device = "cpu") -> Checkpoint:
-    """Load the bundled tiny demonstration weights (64² slices; see the README)."""
-    return load_checkpoint(bundled_path(prior_kind), device)
+def load_bundled(name: str = "blend", device: str | torch.device = "cpu") -> Checkpoint:
+    """Load the bundled tiny score prior ``name`` (a prior kind or ``"slice-coronal"``; 64²
+    slices; see the README)."""
+    return load_checkpoint(bundled_path(name, must_exist=True), device)

@@ -15,9 +15,31 @@ from .methods import run_method
 from .metrics import plane_metrics, tv_z
 from .operators import as_operator, limited_angle, sparse_view
 from .phantoms import held_out_seeds, phantom_volume
+from .solver import DiffusionBlendSolver
 
 DATA_RANGE = 1.0
 """Phantom intensities lie in [0, 1]; PSNR/SSIM use this fixed range for every method."""
+
+SCANS = {
+    "parallel-4": dict(geometry="parallel", views=4),
+    "parallel-6": dict(geometry="parallel", views=6),
+    "parallel-8": dict(geometry="parallel", views=8),
+    "parallel-la90": dict(geometry="parallel", views=90, arc_degrees=90),
+    "fan-8": dict(geometry="fan", views=8),
+}
+"""The benchmark scans by name: keyword arguments of :func:`make_case` / :func:`scan_geometry`."""
+
+
+def scan_geometry(*, geometry: str = "parallel", views: int = 8,
+                  arc_degrees: float | None = None, size: int = 64, slices: int = 64):
+    """``(proj_geom, vol_geom)`` of a scan: ``views`` views over the beam's full arc, or over
+    ``arc_degrees``. 2D geometries describe one slice; ``cone`` a ``(slices, size, size)``
+    volume."""
+    shape = (slices, size, size) if geometry == "cone" else size
+    if arc_degrees is None:
+        return sparse_view(beam=geometry, views=views, shape=shape)
+    return limited_angle(beam=geometry, arc=math.radians(arc_degrees), views=views,
+                         shape=shape)
 
 
 @dataclass
@@ -39,14 +61,10 @@ def make_case(*, index: int = 0, geometry: str = "parallel", views: int = 8,
     true 3D scan and needs CUDA."""
     truth = torch.from_numpy(phantom_volume(held_out_seeds(index + 1)[index],
                                             (slices, size, size)))
-    shape = (slices, size, size) if geometry == "cone" else size
-    if arc_degrees is None:
-        proj_geom, vol_geom = sparse_view(beam=geometry, views=views, shape=shape)
-        scan = f"{views} views"
-    else:
-        proj_geom, vol_geom = limited_angle(beam=geometry, arc=math.radians(arc_degrees),
-                                            views=views, shape=shape)
-        scan = f"{views} views over {arc_degrees:g} degrees"
+    proj_geom, vol_geom = scan_geometry(geometry=geometry, views=views,
+                                        arc_degrees=arc_degrees, size=size, slices=slices)
+    scan = (f"{views} views" if arc_degrees is None
+            else f"{views} views over {arc_degrees:g} degrees")
     operator = as_operator(proj_geom, vol_geom, slices=None if geometry == "cone" else slices)
     y = operator(truth)
     return Case(truth, operator, y, proj_geom, vol_geom,
@@ -55,8 +73,19 @@ def make_case(*, index: int = 0, geometry: str = "parallel", views: int = 8,
 
 def evaluate_method(case: Case, method: str, **options) -> dict:
     """Run ``method`` on ``case``: ``{"volume", "seconds", "metrics", "tv_z"}``."""
+    return _evaluate(case, lambda: run_method(method, case.operator, case.y, **options))
+
+
+def evaluate_solver(case: Case, prior, *, seed: int = 0, **solver_options) -> dict:
+    """:func:`evaluate_method` for a prior given as an object (e.g. an ablation variant),
+    solved by :class:`~.solver.DiffusionBlendSolver` with ``solver_options``."""
+    solver = DiffusionBlendSolver(case.operator, prior, **solver_options)
+    return _evaluate(case, lambda: solver.reconstruct(case.y, seed=seed, progress=False))
+
+
+def _evaluate(case: Case, reconstruct) -> dict:
     start = time.perf_counter()
-    volume = run_method(method, case.operator, case.y, **options)
+    volume = reconstruct()
     seconds = time.perf_counter() - start
     return {"volume": volume, "seconds": seconds,
             "metrics": plane_metrics(volume, case.truth, data_range=DATA_RANGE),

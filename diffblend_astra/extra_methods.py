@@ -4,25 +4,28 @@
 ``(Z, Y, X)`` in physical units.
 
 =========  =======================================================  ===========================
-name       method                                                   weights
+name       method                                                   weights (or ``checkpoint``)
 =========  =======================================================  ===========================
-mbir       DiffusionMBIR: slice prior, VE predictor–corrector,      bundled slice prior, or
-           ADMM-TV-z after every step (:mod:`.mbir`)                ``checkpoint`` (slice kind)
-tpdm       TPDM: axial and coronal slice priors alternating,        bundled slice prior (axial)
-           CG data consistency (:mod:`.tpdm`)                       + ``checkpoint`` (coronal)
-padis      PaDIS patch prior per slice, CG (:mod:`.padis`)          ``checkpoint`` (required)
-fbp-unet   supervised FBP-UNet (:mod:`.fbp_unet`)                   ``checkpoint`` (required)
+mbir       DiffusionMBIR: slice prior, VE predictor–corrector,      bundled ``slice``
+           ADMM-TV-z after every step (:mod:`.mbir`)
+tpdm       TPDM: axial and coronal slice priors alternating,        bundled ``slice`` (axial) +
+           CG data consistency (:mod:`.tpdm`)                       ``slice-coronal``
+padis      PaDIS patch prior per slice, CG (:mod:`.padis`)          bundled ``patch``
+fbp-unet   supervised FBP-UNet (:mod:`.fbp_unet`)                   the bundled ``fbp-unet-*``
+                                                                    trained for this geometry
 =========  =======================================================  ===========================
 
-No weights are bundled for the coronal TPDM prior, PaDIS or FBP-UNet: those methods raise
-``ValueError`` without a checkpoint. ``steps`` counts predictor–corrector steps for ``mbir``
-(2 network evaluations each) and DDIM steps otherwise; ``fbp-unet`` ignores ``steps`` and
-``seed``. ``mbir`` uses the ancestral predictor: at CPU step counts (50–100, not the paper's
+The bundled weights (:data:`~.checkpoint.BUNDLED_WEIGHTS`) were trained on 64³ phantoms with
+the budget of the other priors (``benchmarks/train_weights.py``); an FBP-UNet exists only for
+the benchmark scans. ``checkpoint`` replaces them (for ``tpdm``: the coronal prior).
+``steps`` counts predictor–corrector steps for ``mbir`` (2 network evaluations each) and DDIM
+steps otherwise; ``fbp-unet`` ignores ``steps`` and ``seed``. ``mbir`` uses the ancestral predictor: at CPU step counts (50–100, not the paper's
 2000) the paper's reverse-diffusion predictor leaves too much noise (see :mod:`.mbir`).
 """
 
 from __future__ import annotations
 
+from .checkpoint import BUNDLED_WEIGHTS, bundled_path
 from .fbp_unet import FbpUnet
 from .mbir import MbirSolver
 from .methods import load_prior
@@ -31,11 +34,22 @@ from .solver import DiffusionBlendSolver
 from .tpdm import tpdm_prior
 
 
-def _require(checkpoint, name: str, how: str):
-    if checkpoint is None:
-        raise ValueError(f"method {name!r} needs weights trained for it and none are bundled: "
-                         f"pass a checkpoint written by {how}")
-    return checkpoint
+def _weights(checkpoint, bundled: str):
+    """``checkpoint`` if given, else the path of the bundled weights ``bundled``."""
+    return bundled_path(bundled, must_exist=True) if checkpoint is None else checkpoint
+
+
+def bundled_fbp_unet(operator, device="cpu") -> FbpUnet:
+    """The bundled FBP-UNet trained for ``operator``'s geometry; ``ValueError`` if none is."""
+    for name in (n for n in BUNDLED_WEIGHTS if n.startswith("fbp-unet-")):
+        path = bundled_path(name)
+        if path.is_file():
+            model = FbpUnet.load(path, device)
+            if model.fits(operator):
+                return model
+    raise ValueError("no bundled FBP-UNet was trained for this geometry (they exist for the "
+                     "benchmark scans of diffblend_astra.experiment.SCANS, 64² slices): train "
+                     "one with diffblend_astra.fbp_unet.train_fbp_unet and pass its checkpoint")
 
 
 def run_mbir(operator, y, *, checkpoint=None, steps=100, seed=0, device="cpu", progress=False):
@@ -45,26 +59,22 @@ def run_mbir(operator, y, *, checkpoint=None, steps=100, seed=0, device="cpu", p
 
 
 def run_tpdm(operator, y, *, checkpoint=None, steps=50, seed=0, device="cpu", progress=False):
-    coronal = load_prior("slice", _require(
-        checkpoint, "tpdm", "diffblend_astra.train.train on the coronal slices of the training "
-        "volumes ([tpdm.to_axis(v, 'coronal') for v in volumes], prior kind 'slice')"), device)
+    coronal = load_prior("slice", _weights(checkpoint, "slice-coronal"), device)
     prior = tpdm_prior(load_prior("slice", None, device), coronal, axis="coronal")
     solver = DiffusionBlendSolver(operator, prior, steps=steps)
     return solver.reconstruct(y, seed=seed, progress=progress)
 
 
 def run_padis(operator, y, *, checkpoint=None, steps=50, seed=0, device="cpu", progress=False):
-    prior = load_patch_prior(_require(checkpoint, "padis",
-                                      "diffblend_astra.padis.train_patch_prior"), device)
+    prior = load_patch_prior(_weights(checkpoint, "patch"), device)
     solver = DiffusionBlendSolver(operator, prior, steps=steps)
     return solver.reconstruct(y, seed=seed, progress=progress)
 
 
 def run_fbp_unet(operator, y, *, checkpoint=None, steps=None, seed=None, device="cpu",
                  progress=False):
-    model = FbpUnet.load(_require(checkpoint, "fbp-unet",
-                                  "FbpUnet.save after diffblend_astra.fbp_unet.train_fbp_unet"),
-                         device)
+    model = (bundled_fbp_unet(operator, device) if checkpoint is None
+             else FbpUnet.load(checkpoint, device))
     return model.reconstruct(operator, y)
 
 

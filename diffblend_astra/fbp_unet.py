@@ -115,11 +115,15 @@ class FbpUnet:
         return torch.cat([self.network(chunk.to(device)).to(u.device)
                           for chunk in u.split(self.max_batch)])
 
+    def fits(self, operator) -> bool:
+        """Whether ``operator`` is a 2D-stack ASTRA operator with the trained geometry."""
+        geometry = getattr(operator, "astra_geometry", None)
+        return geometry is not None and _plain_geometry(geometry) == self.geometry
+
     def reconstruct(self, operator, y: torch.Tensor) -> torch.Tensor:
         """Reconstruct ``y`` of a 2D-stack ASTRA ``operator`` with the trained geometry;
         returns ``(Z, Y, X)`` float32 in physical units."""
-        geometry = getattr(operator, "astra_geometry", None)
-        if geometry is None or _plain_geometry(geometry) != self.geometry:
+        if not self.fits(operator):
             proj_geom = self.geometry["proj_geom"]
             views = len(proj_geom.get("ProjectionAngles") or proj_geom.get("Vectors") or ())
             raise ValueError(f"this FBP-UNet was trained for one geometry (a "

@@ -112,12 +112,12 @@ def test_quick_demo_beats_fbp_and_cgls_on_every_plane(tmp_path):
         "ground_truth.npy", "fbp.npy", "cgls.npy", "dds2d.npy", "dbpp.npy"}
 
 
-def test_methods_without_bundled_weights_ask_for_a_checkpoint(scan):
+def test_fbp_unet_for_an_untrained_geometry_asks_for_a_checkpoint(scan):
     assert cli("simulate", scan / "volume.npy", scan / "geometry.json",
                "--out", scan / "sino.npy").returncode == 0
     done = cli("reconstruct", scan / "sino.npy", scan / "geometry.json", "--out",
-               scan / "r.npy", "--method", "padis")
-    assert_one_line_failure(done, "padis", "checkpoint")
+               scan / "r.npy", "--method", "fbp-unet")
+    assert_one_line_failure(done, "FBP-UNet", "checkpoint")
     assert not (scan / "r.npy").exists()
 
 

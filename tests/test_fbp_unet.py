@@ -43,7 +43,7 @@ def test_training_lowers_the_validation_loss_and_round_trips(tmp_path):
     run = EXTRA_METHODS["fbp-unet"]
     assert torch.equal(run(op, y, checkpoint=path, steps=None, seed=None, device="cpu",
                            progress=False), recon)
-    with pytest.raises(ValueError, match="'fbp-unet' needs weights"):
+    with pytest.raises(ValueError, match="no bundled FBP-UNet was trained for this geometry"):
         run(op, y, checkpoint=None, steps=None, seed=None, device="cpu", progress=False)
 
 

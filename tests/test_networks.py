@@ -79,13 +79,15 @@ def test_corrupt_or_mismatched_checkpoint_is_a_clear_error(tmp_path):
         load_checkpoint(tmp_path / "absent.safetensors")
 
 
-@pytest.mark.parametrize("kind", ["blend", "slice"])
-def test_bundled_weights_load_without_network_access(kind):
-    ck = load_bundled(kind)
+@pytest.mark.parametrize("name, kind", [("blend", "blend"), ("slice", "slice"),
+                                        ("conditional", "conditional"),
+                                        ("slice-coronal", "slice")])
+def test_bundled_weights_load_without_network_access(name, kind):
+    ck = load_bundled(name)
     assert ck.prior_kind == kind and ck.network.config.sample_size == 64
-    assert ck.training["steps_done"] >= 1000
+    assert ck.training["steps_done"] == 4000
 
 
-def test_no_bundled_conditional_prior_is_a_clear_error():
-    with pytest.raises(ValueError, match="train one with"):
-        load_bundled("conditional")
+def test_unknown_bundled_weights_are_a_clear_error():
+    with pytest.raises(ValueError, match="no bundled weights named 'cone'.*blend, slice"):
+        load_bundled("cone")

@@ -77,8 +77,8 @@ def test_runs_inside_the_diffusion_blend_solver():
     assert x.shape == shape and torch.isfinite(x).all()
 
 
-def test_registry_entry_needs_the_coronal_checkpoint():
+def test_registry_entry_checks_the_volume_against_the_bundled_priors():
     op = random_operator((8, 8, 8), (64,), seed=1)
-    with pytest.raises(ValueError, match="'tpdm' needs weights .* coronal"):
+    with pytest.raises(ValueError, match="64"):
         EXTRA_METHODS["tpdm"](op, torch.zeros(64), checkpoint=None, steps=2, seed=0,
                               device="cpu", progress=False)

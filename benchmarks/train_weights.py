@@ -1,0 +1,92 @@
+"""Train the bundled weights with one recipe, the same budget for every method.
+
+    python benchmarks/train_weights.py blend slice conditional    # the 3-slice / 2D priors
+    python benchmarks/train_weights.py slice-coronal patch        # TPDM's second prior, PaDIS
+    python benchmarks/train_weights.py fbp-unet-parallel-8        # one FBP-UNet per scan
+    python benchmarks/train_weights.py all --install              # everything, then bundle it
+
+The budget rule: 64 procedural training phantoms of 64³ (``phantoms.training_seeds``), 4,000
+optimiser steps of Adam on 16 images of 64² per step (the PaDIS patch prior sees 64 patches
+of 32², the same pixels per step), tiny networks of about 1.1 M parameters, EMA 0.999 without
+warm-up for the score priors. Each run writes ``runs/<name>/``; ``--install`` copies its
+weights into ``diffblend_astra/weights/`` (atomically), where the methods find them by name.
+Runs go one after another; start several processes (``OMP_NUM_THREADS=1``) to use more cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+import torch
+
+from diffblend_astra.checkpoint import BUNDLED_WEIGHTS, bundled_path
+from diffblend_astra.experiment import SCANS, scan_geometry
+from diffblend_astra.io_atomic import atomic_write
+from diffblend_astra.phantoms import phantom_volumes, training_seeds
+
+STEPS = 4000
+PHANTOMS = 64
+SCORE_PRIORS = {"blend": "blend", "slice": "slice", "conditional": "conditional",
+                "slice-coronal": "slice"}
+
+
+def train_one(name: str, out_dir: Path, volumes, steps: int) -> Path:
+    """Train the weights ``name`` into ``out_dir``; returns the weights file."""
+    if name in SCORE_PRIORS:
+        from diffblend_astra.tpdm import to_axis
+        from diffblend_astra.train import TrainConfig, train
+
+        if name == "slice-coronal":
+            volumes = [to_axis(v, "coronal") for v in volumes]
+        config = TrainConfig(prior_kind=SCORE_PRIORS[name], steps=steps, ema_warmup=False)
+        return train(volumes, out_dir, config, resume=True,
+                     data_summary={"data": f"{PHANTOMS} procedural phantoms, recipe {name!r} "
+                                           f"of benchmarks/train_weights.py"})
+    if name == "patch":
+        from diffblend_astra.padis import train_patch_prior
+
+        return train_patch_prior(volumes, out_dir, patch=32, steps=steps, batch_size=64)
+    if name.startswith("fbp-unet-"):
+        from diffblend_astra.fbp_unet import train_fbp_unet
+
+        geometry = scan_geometry(**SCANS[name.removeprefix("fbp-unet-")])
+        model = train_fbp_unet(volumes, geometry, steps=steps, progress=True)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        return model.save(out_dir / "model.safetensors")
+    raise ValueError(f"unknown weights {name!r}; choose from {', '.join(BUNDLED_WEIGHTS)}")
+
+
+def install(weights: Path, name: str) -> None:
+    """Copy ``weights`` and its JSON sidecar over the bundled file of ``name``."""
+    target = bundled_path(name)
+    for source, dest in ((weights, target), (weights.with_suffix(".json"),
+                                             target.with_suffix(".json"))):
+        with atomic_write(dest) as tmp:
+            shutil.copyfile(source, tmp)
+    print(f"installed {name} -> {target}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("names", nargs="+", choices=["all", *BUNDLED_WEIGHTS])
+    parser.add_argument("--steps", type=int, default=STEPS)
+    parser.add_argument("--runs", type=Path, default=Path("runs"))
+    parser.add_argument("--install", action="store_true",
+                        help="copy the trained weights into diffblend_astra/weights/")
+    args = parser.parse_args(argv)
+    names = list(BUNDLED_WEIGHTS) if "all" in args.names else args.names
+    volumes = [torch.from_numpy(v) for v in phantom_volumes(training_seeds(PHANTOMS))]
+    for name in names:
+        weights = train_one(name, args.runs / name, volumes, args.steps)
+        print(f"{name}: {weights}", flush=True)
+        if args.install:
+            install(weights, name)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
