@@ -21,6 +21,7 @@ import torch
 
 from .cg import conjugate_gradient
 from .conventions import DTYPE
+from .operators.base import power_iteration_norm
 
 
 # --- finite differences ---------------------------------------------------------------------
@@ -115,25 +116,13 @@ def operator_norm(operator, iters=20, generator=None):
     """Spectral norm ``‖A‖`` (largest singular value) of a linear operator, as a float.
 
     Returns ``operator.norm_estimate()`` when the operator provides it (taken to be ``‖A‖``,
-    not its square); otherwise runs ``iters`` power iterations on ``AᵀA`` from a random
-    start drawn with ``generator`` (on its device; ``None`` means a CPU generator seeded with 0,
-    so the result is reproducible). The power iteration approaches ``‖A‖`` from below.
+    not its square); otherwise :func:`~.operators.base.power_iteration_norm` with ``iters``
+    iterations from a start drawn with ``generator``.
     """
     if hasattr(operator, "norm_estimate"):
         return float(operator.norm_estimate())
-    generator = generator if generator is not None else torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        x = torch.randn(operator.domain_shape, generator=generator, device=generator.device,
-                        dtype=DTYPE)
-        x = x / torch.linalg.vector_norm(x)
-        norm_sq = 0.0
-        for _ in range(iters):
-            x = operator.T(operator(x))
-            norm_sq = torch.linalg.vector_norm(x).item()   # ‖AᵀA x‖ with ‖x‖ = 1
-            if norm_sq == 0.0:
-                break
-            x = x / norm_sq
-    return norm_sq**0.5
+    return power_iteration_norm(operator, operator.T, operator.domain_shape, iters=iters,
+                                generator=generator)
 
 
 # --- ADMM -----------------------------------------------------------------------------------
