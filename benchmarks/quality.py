@@ -11,7 +11,8 @@ held-out phantoms (never used in training). All diffusion methods get the same n
 network evaluations (NFE) and priors of the same size trained for the same number of steps
 (``benchmarks/train_weights.py``). Reported: PSNR/SSIM per plane (mean ± std over volumes,
 fixed data range [0, 1]), TV-z against the ground truth's, seconds per volume. Ablations on
-8 views: adjacency + cross vs adjacency-only vs a fixed partition; PSNR versus NFE.
+8 views: adjacency + cross vs adjacency-only vs a fixed partition, 2 or 10 CG iterations
+instead of 5, DDS's TV-z step added to DB++; PSNR versus NFE.
 
 Every (scan, method, volume, NFE) result is appended to ``quality_records.jsonl`` with a
 digest of the weights it used, so a run can be split over processes, stopped and resumed:
@@ -36,7 +37,7 @@ import numpy as np
 
 from diffblend_astra.checkpoint import bundled_path
 from diffblend_astra.experiment import SCANS, evaluate_method, evaluate_solver, make_case
-from diffblend_astra.methods import load_prior
+from diffblend_astra.methods import DDS_TV_Z, load_prior
 from diffblend_astra.metrics import tv_z
 from diffblend_astra.partition import PartitionSchedule
 from diffblend_astra.priors import BlendPrior
@@ -50,11 +51,15 @@ EXTRA_SCANS = ("parallel-8",)
 """The costly comparison systems (mbir, tpdm, padis) run on these scans only (CPU budget);
 fbp-unet runs on every scan it has bundled weights for."""
 ABLATION_SCAN, ABLATION_VOLUMES, ABLATION_NFE = "parallel-8", 2, (10, 25, 100)
-PARTITIONS = {
-    "dbpp": PartitionSchedule(),
-    "dbpp/adjacency-only": PartitionSchedule(cross_every=0),
-    "dbpp/fixed-partition": PartitionSchedule(cross_every=0, random_offsets=False),
+ABLATIONS = {
+    "dbpp/adjacency-only": dict(partitions=PartitionSchedule(cross_every=0)),
+    "dbpp/fixed-partition": dict(partitions=PartitionSchedule(cross_every=0,
+                                                              random_offsets=False)),
+    "dbpp/cg-2": dict(cg_iters=2),
+    "dbpp/cg-10": dict(cg_iters=10),
+    "dbpp/tv-z": dict(tv_z=DDS_TV_Z),
 }
+"""DB++ variants: partition schedules, data-consistency strength, DDS's TV-z step added."""
 WEIGHTS = {"dds2d": ("slice",), "dds": ("slice",), "mbir": ("slice",), "db": ("conditional",),
            "dbpp": ("blend",), "tpdm": ("slice", "slice-coronal"), "padis": ("patch",)}
 
@@ -81,7 +86,7 @@ def main(argv=None) -> int:
             _run(args.records, scan, methods, range(args.volumes), args.steps)
         if not args.no_ablations and ABLATION_SCAN in args.scans and "dbpp" in args.methods:
             volumes = range(min(args.volumes, ABLATION_VOLUMES))
-            _run(args.records, ABLATION_SCAN, list(PARTITIONS)[1:], volumes, args.steps)
+            _run(args.records, ABLATION_SCAN, list(ABLATIONS), volumes, args.steps)
             for nfe in ABLATION_NFE:
                 _run(args.records, ABLATION_SCAN, ["dbpp"], volumes, nfe)
     text = report(_read(args.records), args.volumes, args.steps)
@@ -124,9 +129,11 @@ def _run(path: Path, scan: str, methods, volumes, steps: int) -> None:
 
 
 def _evaluate(case, method: str, index: int, steps: int) -> dict:
-    """Metrics of one reconstruction (``method`` may name a partition ablation)."""
-    if method in PARTITIONS:
-        result = evaluate_solver(case, _ablation_prior(method), steps=steps, seed=index)
+    """Metrics of one reconstruction (``method`` may name an ablation)."""
+    if method in ABLATIONS:
+        options = {k: v for k, v in ABLATIONS[method].items() if k != "partitions"}
+        result = evaluate_solver(case, _ablation_prior(method), steps=steps, seed=index,
+                                 **options)
     else:
         result = evaluate_method(case, method, steps=steps, seed=index)
     return {"metrics": result["metrics"], "tv_z": float(result["tv_z"]),
@@ -137,7 +144,8 @@ def _evaluate(case, method: str, index: int, steps: int) -> dict:
 def _ablation_prior(method: str) -> BlendPrior:
     """The bundled blend prior with the partition schedule of ``method``."""
     bundled = load_prior("blend")
-    return BlendPrior(bundled.network, partitions=PARTITIONS[method],
+    partitions = ABLATIONS[method].get("partitions", PartitionSchedule())
+    return BlendPrior(bundled.network, partitions=partitions,
                       schedule=bundled.schedule, window=bundled.window)
 
 
@@ -229,8 +237,8 @@ def _scan_table(scan: str, rows: dict, truth_tv: float) -> str:
 
 
 def _ablation_table(records, steps) -> str:
-    """DB++ on the ablation scan: partition schedules at ``steps`` NFE, then PSNR vs NFE."""
-    runs = [(m, steps) for m in PARTITIONS] + [("dbpp", n) for n in ABLATION_NFE]
+    """DB++ on the ablation scan: the variants at ``steps`` NFE, then PSNR versus NFE."""
+    runs = [(m, steps) for m in ("dbpp", *ABLATIONS)] + [("dbpp", n) for n in ABLATION_NFE]
     lines = []
     for method, nfe in runs:
         found = {r["volume"]: r for r in records if r["scan"] == ABLATION_SCAN
