@@ -134,7 +134,8 @@ def _evaluate(case, method: str, index: int, steps: int) -> dict:
         options = {k: v for k, v in ABLATIONS[method].items() if k != "partitions"}
         result = evaluate_solver(case, _ablation_prior(method), steps=steps, seed=index,
                                  **options)
-    else:
+    else:       # DiffusionMBIR's predictor–corrector steps take 2 network evaluations each
+        steps = steps // 2 if method == "mbir" else steps
         result = evaluate_method(case, method, steps=steps, seed=index)
     return {"metrics": result["metrics"], "tv_z": float(result["tv_z"]),
             "seconds": result["seconds"], "truth_tv_z": float(tv_z(case.truth))}
@@ -205,7 +206,7 @@ def _header(records, volumes, steps) -> str:
             f"`benchmarks/quality_records.jsonl`; `--report` rebuilds this section). Up to "
             f"{volumes} held-out phantoms of 64×64×64 (`phantoms.held_out_seeds`, never used "
             f"in training), noiseless projections, {steps} network evaluations for every "
-            f"diffusion method, bundled weights (`benchmarks/train_weights.py`: 1.1 M-parameter "
+            f"diffusion method (mbir: half as many predictor–corrector steps), bundled weights (`benchmarks/train_weights.py`: 1.1 M-parameter "
             f"priors, 4,000 steps each). PSNR [dB] / SSIM per plane averaged over the slices of "
             f"that plane, mean ± std over volumes (n), fixed data range [0, 1]. Times are "
             f"wall-clock seconds per volume on a machine shared with other jobs: compare "
