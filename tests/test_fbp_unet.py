@@ -1,7 +1,9 @@
 import pytest
 import torch
 
-from diffblend_astra.extra_methods import EXTRA_METHODS
+from diffblend_astra.baselines import fbp
+from diffblend_astra.experiment import SCANS, make_case
+from diffblend_astra.extra_methods import EXTRA_METHODS, bundled_fbp_unet
 from diffblend_astra.fbp_unet import FbpUnet, ResidualUNet, UNetConfig, train_fbp_unet
 from diffblend_astra.operators import as_operator, sparse_view
 from diffblend_astra.phantoms import phantom_volume
@@ -52,3 +54,12 @@ def test_reconstruct_refuses_another_geometry():
     other = as_operator(*sparse_view(views=8, shape=16), slices=2)
     with pytest.raises(ValueError, match="'parallel' scan with 6 views"):
         model.reconstruct(other, torch.zeros(other.range_shape))
+
+
+def test_the_bundled_model_is_found_by_geometry_and_beats_fbp():
+    case = make_case(index=0, slices=4, **SCANS["parallel-8"])
+    model = bundled_fbp_unet(case.operator)
+    assert model.fits(case.operator)
+    error_net = torch.mean((model.reconstruct(case.operator, case.y) - case.truth) ** 2)
+    error_fbp = torch.mean((fbp(case.operator, case.y) - case.truth) ** 2)
+    assert error_net < error_fbp / 10      # more than 10 dB better on a held-out phantom
