@@ -12,7 +12,7 @@ network evaluations (NFE) and priors of the same size trained for the same numbe
 (``benchmarks/train_weights.py``). Reported: PSNR/SSIM per plane (mean ± std over volumes,
 fixed data range [0, 1]), TV-z against the ground truth's, seconds per volume. Ablations on
 8 views: adjacency + cross vs adjacency-only vs a fixed partition, 2 or 10 CG iterations
-instead of 5, DDS's TV-z step added to DB++; PSNR versus NFE.
+instead of 5, DDS's TV-z step added to DB++, deterministic DDIM (η = 0); PSNR versus NFE.
 
 Every (scan, method, volume, NFE) result is appended to ``quality_records.jsonl`` with a
 digest of the weights it used, so a run can be split over processes, stopped and resumed:
@@ -58,8 +58,10 @@ ABLATIONS = {
     "dbpp/cg-2": dict(cg_iters=2),
     "dbpp/cg-10": dict(cg_iters=10),
     "dbpp/tv-z": dict(tv_z=DDS_TV_Z),
+    "dbpp/eta-0": dict(eta=0.0),
 }
-"""DB++ variants: partition schedules, data-consistency strength, DDS's TV-z step added."""
+"""DB++ variants: partition schedules, data-consistency strength, DDS's TV-z step added,
+the DDIM noise η."""
 WEIGHTS = {"dds2d": ("slice",), "dds": ("slice",), "mbir": ("slice",), "db": ("conditional",),
            "dbpp": ("blend",), "tpdm": ("slice", "slice-coronal"), "padis": ("patch",)}
 
