@@ -112,13 +112,19 @@ def test_quick_demo_beats_fbp_and_cgls_on_every_plane(tmp_path):
         "ground_truth.npy", "fbp.npy", "cgls.npy", "dds2d.npy", "dbpp.npy"}
 
 
-def test_fbp_unet_for_an_untrained_geometry_asks_for_a_checkpoint(scan):
-    assert cli("simulate", scan / "volume.npy", scan / "geometry.json",
-               "--out", scan / "sino.npy").returncode == 0
-    done = cli("reconstruct", scan / "sino.npy", scan / "geometry.json", "--out",
-               scan / "r.npy", "--method", "fbp-unet")
+def test_fbp_unet_finds_its_bundled_geometry_or_asks_for_a_checkpoint(scan):
+    save_geometry(scan / "seven.json", *sparse_view(beam="parallel", views=7, shape=64))
+    for geometry in ("geometry.json", "seven.json"):
+        assert cli("simulate", scan / "volume.npy", scan / geometry,
+                   "--out", scan / f"{geometry}.npy").returncode == 0
+    done = cli("reconstruct", scan / "geometry.json.npy", scan / "geometry.json", "--out",
+               scan / "r8.npy", "--method", "fbp-unet")      # 8 views: a bundled model
+    assert done.returncode == 0, done.stderr
+    assert np.load(scan / "r8.npy").shape == (9, 64, 64)
+    done = cli("reconstruct", scan / "seven.json.npy", scan / "seven.json", "--out",
+               scan / "r7.npy", "--method", "fbp-unet")
     assert_one_line_failure(done, "FBP-UNet", "checkpoint")
-    assert not (scan / "r.npy").exists()
+    assert not (scan / "r7.npy").exists()
 
 
 def test_train_on_volume_files(scan, tmp_path):
