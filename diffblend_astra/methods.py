@@ -15,6 +15,8 @@ dds2d      2D-slice prior + CG data consistency (DDS without TV)
 dds        2D-slice prior + ADMM-TV-z data consistency (DDS)
 db         DiffusionBlend: conditional 3-slice prior + CG
 dbpp       DiffusionBlend++: blended 3-slice-patch prior + CG
+dbpp-tvz   DiffusionBlend++ with DDS's ADMM-TV-z data step (+1.4–1.6 dB over dbpp at 8 views
+           with the bundled weights, ``benchmarks/RESULTS.md``)
 mbir       DiffusionMBIR (VE predictor–corrector + ADMM-TV-z), see :mod:`.extra_methods`
 tpdm       TPDM: axial and coronal slice priors alternating (coronal weights required)
 padis      PaDIS patch prior per slice (weights required)
@@ -57,6 +59,7 @@ DIFFUSION = {
     "dds": DiffusionMethod("slice", tv_z=DDS_TV_Z),
     "db": DiffusionMethod("conditional"),
     "dbpp": DiffusionMethod("blend"),
+    "dbpp-tvz": DiffusionMethod("blend", tv_z=DDS_TV_Z),
 }
 
 EXTRA = ("mbir", "tpdm", "padis", "fbp-unet")
