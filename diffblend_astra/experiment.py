@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from .methods import run_method
-from .metrics import plane_metrics, tv_z
+from .metrics import metrics_table, plane_metrics, tv_z
 from .operators import as_operator, limited_angle, sparse_view
 from .phantoms import held_out_seeds, phantom_volume
 from .solver import DiffusionBlendSolver
@@ -73,20 +73,36 @@ def make_case(*, index: int = 0, geometry: str = "parallel", views: int = 8,
 
 def evaluate_method(case: Case, method: str, **options) -> dict:
     """Run ``method`` on ``case``: ``{"volume", "seconds", "metrics", "tv_z"}``."""
-    return _evaluate(case, lambda: run_method(method, case.operator, case.y, **options))
+    return evaluate(case.truth, lambda: run_method(method, case.operator, case.y, **options))
 
 
 def evaluate_solver(case: Case, prior, *, seed: int = 0, **solver_options) -> dict:
     """:func:`evaluate_method` for a prior given as an object (e.g. an ablation variant),
     solved by :class:`~.solver.DiffusionBlendSolver` with ``solver_options``."""
     solver = DiffusionBlendSolver(case.operator, prior, **solver_options)
-    return _evaluate(case, lambda: solver.reconstruct(case.y, seed=seed, progress=False))
+    return evaluate(case.truth, lambda: solver.reconstruct(case.y, seed=seed, progress=False))
 
 
-def _evaluate(case: Case, reconstruct) -> dict:
+def evaluate(truth, reconstruct, *, data_range: float = DATA_RANGE) -> dict:
+    """Time ``reconstruct()`` (no arguments, returns a volume like ``truth`` ``(Z, Y, X)``)
+    and score it: ``{"volume", "seconds", "metrics" (per plane), "tv_z"}``."""
     start = time.perf_counter()
     volume = reconstruct()
     seconds = time.perf_counter() - start
     return {"volume": volume, "seconds": seconds,
-            "metrics": plane_metrics(volume, case.truth, data_range=DATA_RANGE),
+            "metrics": plane_metrics(volume, truth, data_range=data_range),
             "tv_z": tv_z(volume)}
+
+
+def compare(truth, reconstructions: dict, *, data_range: float = DATA_RANGE) -> str:
+    """Run each ``{name: reconstruct}`` (zero-argument callables, in order) with
+    :func:`evaluate` and return the :func:`~.metrics.metrics_table` of the results, with
+    their run times."""
+    return results_table({name: evaluate(truth, reconstruct, data_range=data_range)
+                          for name, reconstruct in reconstructions.items()})
+
+
+def results_table(results: dict) -> str:
+    """The :func:`~.metrics.metrics_table` of ``{name: evaluate(...)}``, with run times."""
+    return metrics_table({name: r["metrics"] for name, r in results.items()},
+                         seconds={name: r["seconds"] for name, r in results.items()})

@@ -28,7 +28,6 @@ Run, from the repository root::
 import argparse
 import math
 import sys
-import time
 
 import astra
 import numpy as np
@@ -36,8 +35,8 @@ import torch
 
 import diffblend_astra as dba
 from diffblend_astra.baselines import cgls, fbp
+from diffblend_astra.experiment import compare
 from diffblend_astra.methods import load_prior
-from diffblend_astra.metrics import metrics_table, plane_metrics
 from diffblend_astra.operators.cuda import cuda_usable
 from diffblend_astra.phantoms import held_out_seeds, phantom_volume
 
@@ -68,13 +67,6 @@ def your_geometries(slices):
     return scans, vol_geom
 
 
-def timed(reconstruct, *args, **kwargs):
-    """``reconstruct(*args, **kwargs)`` and the seconds it took (GPU work included)."""
-    start = time.perf_counter()
-    volume = reconstruct(*args, **kwargs)
-    torch.cuda.synchronize()
-    return volume, time.perf_counter() - start
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -100,15 +92,12 @@ def main():
         A = dba.as_operator(proj_geom, vol_geom)      # (Z, 64, 64) -> (rows, views, 96)
         y = A(truth)                                  # or your measured projections
         solver = dba.DiffusionBlendSolver(A, prior, steps=steps)
-        recons = {classical: timed(fbp, A, y) if classical == "FDK"
-                  else timed(cgls, A, y, iterations=30),
-                  "DiffusionBlend++": timed(solver.reconstruct, y, seed=args.seed,
-                                            progress=False)}
-        results = {method: plane_metrics(volume, truth, data_range=1.0)
-                   for method, (volume, _) in recons.items()}
-        seconds = {method: s for method, (_, s) in recons.items()}
+        recons = {classical: (lambda: fbp(A, y)) if classical == "FDK"
+                  else (lambda: cgls(A, y, iterations=30)),
+                  "DiffusionBlend++": lambda: solver.reconstruct(y, seed=args.seed,
+                                                                 progress=False)}
         print(f"\n{name}, projections {tuple(y.shape)} (det_rows, angles, det_cols)")
-        print(metrics_table(results, seconds=seconds))
+        print(compare(truth, recons))
     return 0
 
 

@@ -24,7 +24,6 @@ for real data (examples/train_on_your_volumes.py).
 """
 
 import argparse
-import time
 
 import astra
 import numpy as np
@@ -32,8 +31,8 @@ import torch
 
 import diffblend_astra as dba
 from diffblend_astra.baselines import fbp
+from diffblend_astra.experiment import compare
 from diffblend_astra.methods import load_prior
-from diffblend_astra.metrics import metrics_table, plane_metrics
 from diffblend_astra.phantoms import held_out_seeds, phantom_volume
 
 SOURCE_ORIGIN = 192.0           # source to rotation axis, in pixels of size 1
@@ -56,12 +55,6 @@ def your_geometries():
     return scans, vol_geom
 
 
-def timed(reconstruct, *args, **kwargs):
-    """``reconstruct(*args, **kwargs)`` and the seconds it took."""
-    start = time.perf_counter()
-    volume = reconstruct(*args, **kwargs)
-    return volume, time.perf_counter() - start
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -80,14 +73,11 @@ def main():
         A = dba.as_operator(proj_geom, vol_geom, slices=slices)   # (Z, 64, 64) -> (Z, views, 96)
         y = A(truth)                                             # or your measured sinograms
         solver = dba.DiffusionBlendSolver(A, prior, steps=steps)
-        recons = {"FBP": timed(fbp, A, y),
-                  "DiffusionBlend++": timed(solver.reconstruct, y, seed=args.seed,
-                                            progress=False)}
-        results = {method: plane_metrics(volume, truth, data_range=1.0)
-                   for method, (volume, _) in recons.items()}
-        seconds = {method: s for method, (_, s) in recons.items()}
+        recons = {"FBP": lambda: fbp(A, y),
+                  "DiffusionBlend++": lambda: solver.reconstruct(y, seed=args.seed,
+                                                                 progress=False)}
         print(f"\n{name}, sinograms {tuple(y.shape)} (Z, angles, det)")
-        print(metrics_table(results, seconds=seconds))
+        print(compare(truth, recons))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ Run, from the repository root::
 """
 
 import argparse
-import time
 
 import numpy as np
 import odl
@@ -31,8 +30,8 @@ import torch
 from odl.applications import tomo
 
 import diffblend_astra as dba
+from diffblend_astra.experiment import compare
 from diffblend_astra.methods import load_prior
-from diffblend_astra.metrics import metrics_table, plane_metrics
 from diffblend_astra.operators import stack_slices
 from diffblend_astra.phantoms import held_out_seeds, phantom_volume
 
@@ -44,12 +43,6 @@ def your_ray_transform():
     geometry = tomo.parallel_beam_geometry(space, num_angles=8)
     return tomo.RayTransform(space, geometry, impl="astra_cpu")
 
-
-def timed(reconstruct, *args, **kwargs):
-    """``reconstruct(*args, **kwargs)`` and the seconds it took."""
-    start = time.perf_counter()
-    volume = reconstruct(*args, **kwargs)
-    return volume, time.perf_counter() - start
 
 
 def main():
@@ -73,15 +66,11 @@ def main():
     y = A(truth)                                        # or your measured sinograms, stacked
     odl_fbp = tomo.fbp_op(ray)                          # ODL's FBP of one (x, y) slice
     solver = dba.DiffusionBlendSolver(A, load_prior("blend"), steps=steps)
-    recons = {"FBP (ODL)": timed(lambda: np.stack([odl_fbp(sino.numpy()).asarray().T
-                                                   for sino in y])),
-              "DiffusionBlend++": timed(solver.reconstruct, y, seed=args.seed, progress=False)}
-    results = {method: plane_metrics(volume, truth, data_range=1.0)
-               for method, (volume, _) in recons.items()}
-    seconds = {method: s for method, (_, s) in recons.items()}
+    recons = {"FBP (ODL)": lambda: np.stack([odl_fbp(sino.numpy()).asarray().T for sino in y]),
+              "DiffusionBlend++": lambda: solver.reconstruct(y, seed=args.seed, progress=False)}
     print(f"\nsparse-view: 8 views over 180 degrees, phantom {tuple(truth.shape)} (Z, Y, X), "
           f"DiffusionBlend++ with {steps} steps")
-    print(metrics_table(results, seconds=seconds))
+    print(compare(truth, recons))
 
 
 if __name__ == "__main__":

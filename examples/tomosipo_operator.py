@@ -27,15 +27,14 @@ Run, from the repository root::
 import argparse
 import importlib.util
 import sys
-import time
 
 import numpy as np
 import torch
 
 import diffblend_astra as dba
 from diffblend_astra.baselines import cgls
+from diffblend_astra.experiment import compare
 from diffblend_astra.methods import load_prior
-from diffblend_astra.metrics import metrics_table, plane_metrics
 from diffblend_astra.operators.cuda import cuda_usable
 from diffblend_astra.phantoms import held_out_seeds, phantom_volume
 
@@ -56,13 +55,6 @@ def your_operators(slices):
     return {"sparse-view: 8 views over 180 degrees": ts.operator(vg, sparse),
             "limited-angle: 90 views over 90 degrees": ts.operator(vg, limited)}
 
-
-def timed(reconstruct, *args, **kwargs):
-    """``reconstruct(*args, **kwargs)`` and the seconds it took (GPU work included)."""
-    start = time.perf_counter()
-    volume = reconstruct(*args, **kwargs)
-    torch.cuda.synchronize()
-    return volume, time.perf_counter() - start
 
 
 def main():
@@ -92,14 +84,11 @@ def main():
         A = dba.as_operator(ts_operator)              # (Z, 64, 64) -> (Z, views, 96)
         y = A(truth)                                  # or your measured projections
         solver = dba.DiffusionBlendSolver(A, prior, steps=steps)
-        recons = {"CGLS": timed(cgls, A, y, iterations=30),
-                  "DiffusionBlend++": timed(solver.reconstruct, y, seed=args.seed,
-                                            progress=False)}
-        results = {method: plane_metrics(volume, truth, data_range=1.0)
-                   for method, (volume, _) in recons.items()}
-        seconds = {method: s for method, (_, s) in recons.items()}
+        recons = {"CGLS": lambda: cgls(A, y, iterations=30),
+                  "DiffusionBlend++": lambda: solver.reconstruct(y, seed=args.seed,
+                                                                 progress=False)}
         print(f"\n{name}, projections {tuple(y.shape)} (det_rows, angles, det_cols)")
-        print(metrics_table(results, seconds=seconds))
+        print(compare(truth, recons))
     return 0
 
 

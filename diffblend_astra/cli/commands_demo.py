@@ -31,11 +31,10 @@ def register(sub) -> None:
 
 
 def run(args) -> None:
-    from ..experiment import DATA_RANGE, evaluate_method, make_case
+    from ..experiment import DATA_RANGE, evaluate_method, make_case, results_table
     from ..figures import save_orthogonal_views
     from ..io import write_volume
     from ..io_atomic import atomic_write
-    from ..metrics import metrics_table
 
     slices = 18 if args.quick else 64
     steps = args.steps or (20 if args.quick else 50)
@@ -46,9 +45,7 @@ def run(args) -> None:
         results[method] = evaluate_method(case, method, steps=steps, seed=args.seed,
                                           device=args.device, progress=True)
         print(f"  {method:<6} {results[method]['seconds']:6.1f} s")
-    table = metrics_table({m: r["metrics"] for m, r in results.items()},
-                          seconds={m: r["seconds"] for m, r in results.items()})
-    print(table)
+    print(results_table(results))
 
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
