@@ -18,12 +18,20 @@ _PUBLIC = {
     "load_checkpoint": "diffblend_astra.checkpoint",
     "save_checkpoint": "diffblend_astra.checkpoint",
     "load_bundled": "diffblend_astra.checkpoint",
+    "load_prior": "diffblend_astra.methods",
 }
 
-__all__ = sorted(_PUBLIC)
+# Subpackages and modules reachable as attributes right after ``import diffblend_astra``
+# (``dba.operators.sparse_view(...)``), imported on first use.
+_MODULES = ("operators", "baselines", "metrics", "noise", "phantoms", "io", "methods",
+            "experiment", "figures", "train", "networks", "diffusion", "partition")
+
+__all__ = sorted([*_PUBLIC, *_MODULES])
 
 
 def __getattr__(name):
     if name in _PUBLIC:
         return getattr(import_module(_PUBLIC[name]), name)
+    if name in _MODULES:
+        return import_module(f"diffblend_astra.{name}")
     raise AttributeError(f"module 'diffblend_astra' has no attribute {name!r}")
