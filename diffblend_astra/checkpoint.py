@@ -133,7 +133,11 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
         raise ValueError(f"checkpoint sidecar {sidecar_path(path)} is incomplete: {err}") from None
     except ValueError as err:
         raise ValueError(f"checkpoint {path} is not usable: {err}") from None
-    network = EpsilonNetwork(config)
+    try:
+        network = EpsilonNetwork(config)
+    except (ArithmeticError, RuntimeError, TypeError, ValueError) as err:
+        raise ValueError(f"checkpoint sidecar {sidecar_path(path)} describes a network that "
+                         f"cannot be built: {str(err).splitlines()[0]}") from None
     try:
         network.load_state_dict(tensors)
     except RuntimeError as err:

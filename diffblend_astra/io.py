@@ -38,6 +38,7 @@ __all__ = [
     "read_dicom_series",
     "read_sinogram",
     "read_volume",
+    "suffix_of",
     "write_dicom_series",
     "write_sinogram",
     "write_volume",
@@ -66,7 +67,8 @@ def read_volume(path):
 
     Raises:
         FileNotFoundError: nothing at ``path``.
-        ValueError: unknown suffix, or the file does not hold a 3D array.
+        ValueError: unknown suffix, a file that is empty, truncated or not of its format, or
+            that does not hold a non-empty 3D array.
         ImportError: the format's optional library is missing.
     """
     path = Path(path)
@@ -79,7 +81,11 @@ def read_volume(path):
             f"no volume at {path}: expected a file ending in {', '.join(SUPPORTED_SUFFIXES)} "
             "or a DICOM series folder"
         )
-    return np.ascontiguousarray(as_volume_array(array, name=f"the array in {path}"))
+    array = as_volume_array(array, name=f"the array in {path}")
+    if array.size == 0:
+        raise ValueError(f"the array in {path} is empty (shape {array.shape}); expected a "
+                         "3D array with at least one voxel")
+    return np.ascontiguousarray(array)
 
 
 def write_volume(path, volume):
@@ -106,13 +112,21 @@ read_sinogram = read_volume
 write_sinogram = write_volume
 
 
-def _format(path):
-    name = path.name.lower()
-    for suffix, reader_writer in _FORMATS.items():
+def suffix_of(path) -> str:
+    """The format suffix of ``path`` among :data:`SUPPORTED_SUFFIXES`, lower-case.
+
+    Raises ``ValueError`` naming the supported suffixes when there is none.
+    """
+    name = Path(path).name.lower()
+    for suffix in sorted(_FORMATS, key=len, reverse=True):
         if name.endswith(suffix):
-            return reader_writer
+            return suffix
     raise ValueError(
         f"cannot tell the format of {path}: expected a suffix among "
         f"{', '.join(SUPPORTED_SUFFIXES)} (DICOM: read a series folder, "
         "write with write_dicom_series)"
     )
+
+
+def _format(path):
+    return _FORMATS[suffix_of(path)]

@@ -19,16 +19,19 @@ CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 def read_dicom_series(folder):
     """Read the one DICOM series in ``folder`` as a float32 ``(Z, Y, X)`` volume.
 
-    Every readable DICOM file with pixel data is a slice (other files, e.g. notes or a
-    ``DICOMDIR``, are skipped; file names do not matter). Slices are ordered by their
+    Every DICOM file with pixel data is a slice (files that are not DICOM, e.g. notes, and
+    DICOM files without pixel data, e.g. a ``DICOMDIR``, are skipped; file names do not
+    matter, but a ``.dcm`` file that cannot be read is an error). Slices are ordered by their
     ``ImagePositionPatient`` projected on the slice normal (``ImageOrientationPatient``),
-    ascending; if any slice lacks those, by ``InstanceNumber``. Each slice is rescaled with its
-    own ``RescaleSlope``/``RescaleIntercept`` (default 1 and 0).
+    ascending; if any slice lacks those, by ``InstanceNumber``. The slices must be evenly
+    spaced (to 1 %): a missing slice or uneven spacing is refused, naming the gap. Each slice
+    is rescaled with its own ``RescaleSlope``/``RescaleIntercept`` (default 1 and 0).
 
     Raises:
         NotADirectoryError: ``folder`` is not a folder.
-        ValueError: no slices, several series, multi-frame files, slices of different
-            ``(Rows, Columns)``, slices that cannot be ordered or share one position.
+        ValueError: no slices, several series, multi-frame files, unreadable slices, slices
+            of different ``(Rows, Columns)``, slices that cannot be ordered, share one
+            position or are not evenly spaced (a missing slice).
     """
     pydicom = import_optional("pydicom")
     folder = Path(folder)
@@ -41,6 +44,7 @@ def read_dicom_series(folder):
     _check_one_series(slices, folder)
     positions = _positions(slices, folder)
     order = np.argsort(positions, kind="stable")
+    _check_even_spacing(np.asarray(positions, dtype=np.float64)[order], folder)
     return np.stack([_rescaled(slices[i]) for i in order]).astype(np.float32)
 
 
@@ -104,12 +108,28 @@ def _read_slice(pydicom, file):
     try:
         ds = pydicom.dcmread(file)
     except pydicom.errors.InvalidDicomError:
+        if file.suffix.lower() == ".dcm":
+            raise ValueError(f"{file} is not a readable DICOM file; remove it or replace it "
+                             "with the slice it should hold") from None
         return None
+    except (EOFError, OSError, ValueError) as err:
+        raise ValueError(f"{file} is not a readable DICOM file (truncated or corrupt?): "
+                         f"{err}") from None
     if "PixelData" not in ds:
+        if "Image Storage" in _sop_class(pydicom, ds).name:
+            raise ValueError(f"{file} is an image slice without pixel data (truncated?); "
+                             "remove it or replace it with the complete slice")
         return None
     if int(ds.get("NumberOfFrames") or 1) > 1:
         raise ValueError(f"{file} is a multi-frame DICOM file; expected one slice per file")
     return ds
+
+
+def _sop_class(pydicom, ds):
+    """The SOP class of ``ds`` from the dataset or its file meta information."""
+    meta = getattr(ds, "file_meta", None) or {}
+    uid = ds.get("SOPClassUID") or meta.get("MediaStorageSOPClassUID") or ""
+    return pydicom.uid.UID(str(uid))
 
 
 def _check_one_series(slices, folder):
@@ -145,10 +165,36 @@ def _positions(slices, folder):
     return positions
 
 
+def _check_even_spacing(positions, folder, tolerance=0.01):
+    """Refuse sorted slice ``positions`` that are not evenly spaced, naming the gap."""
+    if len(positions) < 3:
+        return
+    steps = np.diff(positions)
+    step = np.median(steps)
+    uneven = np.flatnonzero(np.abs(steps - step) > tolerance * step)
+    if uneven.size:
+        i = uneven[0]
+        missing = round(steps[i] / step) - 1
+        what = (f"{missing} slice{'s' if missing > 1 else ''} missing" if missing >= 1
+                and abs(steps[i] - (missing + 1) * step) <= tolerance * step
+                else "uneven spacing")
+        raise ValueError(
+            f"the DICOM series in {folder} is not evenly spaced: {what} between the slices at "
+            f"{positions[i]:g} and {positions[i + 1]:g} (step {steps[i]:g}; the others are "
+            f"{step:g} apart); expected one slice per position, evenly spaced"
+        )
+
+
 def _rescaled(ds):
     slope = ds.get("RescaleSlope")
     intercept = ds.get("RescaleIntercept")
-    return (ds.pixel_array.astype(np.float64) * (1.0 if slope is None else float(slope))
+    try:
+        pixels = ds.pixel_array
+    except (AttributeError, EOFError, NotImplementedError, OSError, RuntimeError,
+            ValueError) as err:
+        raise ValueError(f"the pixel data of {ds.filename} cannot be read (truncated, corrupt "
+                         f"or an unsupported encoding): {err}") from None
+    return (pixels.astype(np.float64) * (1.0 if slope is None else float(slope))
             + (0.0 if intercept is None else float(intercept)))
 
 

@@ -142,8 +142,8 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 
 
 def test_failed_format_writer_leaves_nothing(tmp_path, monkeypatch, volume):
-    def half_write(path, array, allow_pickle):
-        path.write_bytes(b"\x93NUMPY partial")
+    def half_write(file, array, allow_pickle):
+        file.write(b"\x93NUMPY partial")
         raise OSError("disk full")
 
     monkeypatch.setattr(np, "save", half_write)
@@ -276,3 +276,98 @@ def test_two_series_in_one_folder_are_refused(tmp_path):
     (tmp_path / "b" / "slice_0.dcm").rename(tmp_path / "a" / "other.dcm")
     with pytest.raises(ValueError, match="2 DICOM series"):
         read_volume(tmp_path / "a")
+
+
+# --- files that are not what their name says ----------------------------------------------------
+
+@pytest.mark.parametrize("content, phrase", [
+    (b"", "is empty"),
+    (b"hello world\n", "not a NumPy .npy file"),
+    (b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': False, 'shape': (4, 4, 4), }",
+     "truncated or corrupt"),
+])
+def test_bad_npy_files_say_what_is_wrong(tmp_path, content, phrase):
+    (tmp_path / "v.npy").write_bytes(content)
+    with pytest.raises(ValueError, match=phrase):
+        read_volume(tmp_path / "v.npy")
+
+
+def test_object_arrays_are_refused_as_such(tmp_path):
+    np.save(tmp_path / "v.npy", np.empty((2, 2, 2), dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="Python objects"):
+        read_volume(tmp_path / "v.npy")
+
+
+def test_empty_array_is_refused(tmp_path):
+    np.save(tmp_path / "v.npy", np.zeros((0, 4, 4), np.float32))
+    with pytest.raises(ValueError, match="is empty"):
+        read_volume(tmp_path / "v.npy")
+
+
+@pytest.mark.parametrize("suffix", [".nii.gz", ".tif"])
+def test_truncated_files_say_so(tmp_path, volume, suffix):
+    path = write_volume(tmp_path / f"v{suffix}", volume)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        read_volume(path)
+
+
+@pytest.mark.parametrize("name", ["v.NPY", "v.Nii.Gz", "v.TIF"])
+def test_upper_case_suffix_writes_exactly_that_file(tmp_path, volume, name):
+    write_volume(tmp_path / name, volume)
+    assert leftovers(tmp_path) == [name]
+    np.testing.assert_array_equal(read_volume(tmp_path / name), volume)
+
+
+def dicom_series(tmp_path):
+    pytest.importorskip("pydicom")
+    folder = write_dicom_series(tmp_path / "ct", hounsfield_volume(), slope=0.5,
+                                intercept=-1024.0)
+    return sorted(folder.iterdir())
+
+
+def test_missing_dicom_slice_is_named(tmp_path):
+    files = dicom_series(tmp_path)
+    files[2].unlink()
+    with pytest.raises(ValueError, match="1 slice missing between the slices at 1 and 3"):
+        read_volume(tmp_path / "ct")
+
+
+def test_uneven_dicom_spacing_is_refused(tmp_path):
+    pydicom = pytest.importorskip("pydicom")
+    files = dicom_series(tmp_path)
+    ds = pydicom.dcmread(files[4])
+    ds.ImagePositionPatient = [0, 0, 4.5]
+    ds.save_as(files[4])
+    with pytest.raises(ValueError, match="uneven spacing between the slices at 3 and 4.5"):
+        read_volume(tmp_path / "ct")
+
+
+def test_missing_instance_number_is_named(tmp_path):
+    pydicom = pytest.importorskip("pydicom")
+    files = dicom_series(tmp_path)
+    for file in files:
+        ds = pydicom.dcmread(file)
+        del ds.ImagePositionPatient
+        ds.save_as(file)
+    files[3].unlink()
+    with pytest.raises(ValueError, match="missing between the slices at 3 and 5"):
+        read_volume(tmp_path / "ct")
+
+
+@pytest.mark.parametrize("cut, phrase", [
+    (300, "without pixel data"),
+    (-20, "pixel data of .* cannot be read"),
+])
+def test_truncated_dicom_slice_is_refused(tmp_path, cut, phrase):
+    files = dicom_series(tmp_path)
+    files[3].write_bytes(files[3].read_bytes()[:cut])
+    with pytest.raises(ValueError, match=phrase):
+        read_volume(tmp_path / "ct")
+
+
+def test_unreadable_dcm_file_is_refused(tmp_path):
+    files = dicom_series(tmp_path)
+    files[3].write_bytes(b"garbage" * 10)
+    with pytest.raises(ValueError, match="slice_3.dcm is not a readable DICOM file"):
+        read_volume(tmp_path / "ct")
