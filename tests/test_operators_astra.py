@@ -151,10 +151,12 @@ def test_bad_tensors_raise_clear_errors(stack, direction):
     expected = rf"must have shape \({shape[0]}, {shape[1]}, {shape[2]}\)"
     with pytest.raises(ValueError, match=expected):
         apply(torch.zeros(shape[1:]))
-    with pytest.raises(TypeError, match="float32"):
-        apply(torch.zeros(shape, dtype=torch.float64))
-    with pytest.raises(TypeError, match="torch.Tensor"):
-        apply(np.zeros(shape, dtype=np.float32))
+    for bad in (torch.zeros(shape, dtype=torch.int64), np.zeros(shape, dtype=np.int32),
+                torch.zeros(shape, dtype=torch.complex64), np.zeros(shape, dtype=bool)):
+        with pytest.raises(TypeError, match="real floating-point values"):
+            apply(bad)
+    with pytest.raises(TypeError, match="torch.Tensor or numpy.ndarray"):
+        apply(np.zeros(shape).tolist())
     for bad in (float("nan"), float("inf")):
         values = torch.zeros(shape)
         values[0, 0, 0] = bad

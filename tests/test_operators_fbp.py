@@ -57,11 +57,13 @@ def test_fbp_errors():
         fbp(op, y, filter="ramp")
     with pytest.raises(ValueError, match=r"must have shape \(10, 24\)"):
         fbp(op, torch.zeros(10, 23))
-    with pytest.raises(TypeError, match="float32"):
-        fbp(op, y.double())
-    proj_geom, vol_geom = op.astra_geometry
-    with pytest.raises(ValueError, match="fbp supports 'parallel' and 'fanflat'"):
-        fbp(as_operator(astra.geom_2vec(proj_geom), vol_geom), y)
+    with pytest.raises(TypeError, match="real floating-point"):
+        fbp(op, y.int())
+    dense = as_operator(DenseTomosipoLike(torch.eye(4), (2, 2), (4,)))
+    dense.astra_geometry = (astra.create_proj_geom("parallel3d", 1.0, 1.0, 2, 2, [0.0]),
+                            astra.create_vol_geom(2, 2, 2))
+    with pytest.raises(ValueError, match="fbp supports the 2D geometries"):
+        fbp(dense, torch.zeros(4))
 
 
 @pytest.mark.cuda

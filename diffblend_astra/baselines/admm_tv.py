@@ -2,9 +2,8 @@
 
 import torch
 
-from ..tv import (SplitAdmm, as_measurement, gradient_3d, gradient_3d_adjoint, isotropic_shrink,
-                  operator_norm)
-from .iterative import iterations_bar, start_volume
+from ..tv import SplitAdmm, gradient_3d, gradient_3d_adjoint, isotropic_shrink, operator_norm
+from .iterative import iterations_bar, measurement, start_volume
 
 
 def _identity(x):
@@ -40,7 +39,7 @@ def admm_tv(operator, y, *, lam=1e-3, rho=2e-2, iterations=50, cg_iters=5, x0=No
     """
     if lam < 0:
         raise ValueError(f"lam must be non-negative, got {lam}")
-    y = as_measurement(operator, y)
+    y = measurement(operator, y)
     x = start_volume(operator, y, x0)
     scale = operator_norm(operator) ** 2 if relative else 1.0
     lam_abs = lam * scale

@@ -1,8 +1,10 @@
 """Classical iterative reconstructions: CGLS and SIRT (ts_algorithms style).
 
 Both take ``(operator, y, …)`` with ``y`` of ``operator.range_shape`` and return a float32
-volume of ``operator.domain_shape`` (see :mod:`diffblend_astra.conventions`). A
-``callback(x, iteration)`` is called after every iteration; returning ``True`` stops early.
+volume of ``operator.domain_shape`` (see :mod:`diffblend_astra.conventions`). Arrays follow
+the rule of :mod:`diffblend_astra.operators.inputs`: tensors or NumPy arrays of a real
+floating-point dtype, converted once to float32. A ``callback(x, iteration)`` is called after
+every iteration; returning ``True`` stops early. ``progress=True`` shows a tqdm bar.
 """
 
 import torch
@@ -10,14 +12,19 @@ from tqdm import trange
 
 from ..cg import inner
 from ..conventions import DTYPE
-from ..tv import as_measurement, as_volume
+from ..operators.inputs import as_input
 
 
-def start_volume(operator, y, x0):
+def measurement(operator, y):
+    """The checked measurement: ``y`` as a float32 tensor of ``operator.range_shape``."""
+    return as_input(y, operator.range_shape, "y", "the operator's range")
+
+
+def start_volume(operator, y, x0, name="x0"):
     """The checked starting volume: ``x0`` as float32 on ``y``'s device, or zeros."""
     if x0 is None:
         return torch.zeros(operator.domain_shape, dtype=DTYPE, device=y.device)
-    return as_volume(operator, x0).to(y.device)
+    return as_input(x0, operator.domain_shape, name, "the operator's domain").to(y.device)
 
 
 def iterations_bar(iterations, progress, name):
@@ -34,7 +41,7 @@ def cgls(operator, y, *, iterations=50, x0=None, progress=False, callback=None):
     The residual ``‖A x − y‖`` decreases monotonically; early stopping (``iterations``) is
     the only regularisation. Stops early at an exactly zero normal-equation residual.
     """
-    y = as_measurement(operator, y)
+    y = measurement(operator, y)
     x = start_volume(operator, y, x0)
     r = y - operator(x)                     # data residual
     s = operator.T(r)                       # normal-equation residual Aᵀ(y − A x)
@@ -61,21 +68,40 @@ def _reciprocal(t, eps=1e-8):
 
 
 @torch.no_grad()
-def sirt(operator, y, *, iterations=100, x0=None, min_constraint=None, progress=False,
-         callback=None):
-    """SIRT: ``x ← x + C Aᵀ R (y − A x)`` with ``R = 1/A(1)`` and ``C = 1/Aᵀ(1)``.
+def sirt(operator, y, *, iterations=100, x0=None, mask=None, min_constraint=None,
+         max_constraint=None, relaxation=1.0, progress=False, callback=None):
+    """SIRT with ASTRA's options: ``x ← clamp(x + λ C Aᵀ R (y − A x))``.
 
-    Rays and voxels with (near-)zero sums get weight 0. ``min_constraint`` (e.g. ``0.0``)
-    clamps the volume from below after every iteration.
+    As in ASTRA's ``SIRT`` algorithm, ``R = 1/A(m)`` (inverse ray sums) and ``C = m/Aᵀ(1)``
+    (inverse voxel sums) with ``m`` the reconstruction mask; rays and voxels with (near-)zero
+    sums get weight 0.
+
+    Args:
+        operator, y: the linear operator and a measurement of its ``range_shape``.
+        iterations: number of updates.
+        x0: starting volume (default zeros).
+        mask: ASTRA's ``ReconstructionMaskId``: a volume of ``domain_shape``; only voxels
+            where it is non-zero are reconstructed, the others keep ``x0`` and are left out of
+            the projections ``A x``.
+        min_constraint, max_constraint: ASTRA's ``MinConstraint``/``MaxConstraint``: clamp
+            the whole volume after every iteration (``None``: no bound).
+        relaxation: ASTRA's ``Relaxation`` λ, the step length (default 1).
+        progress: show a tqdm bar; ``callback(x, iteration)``: see the module.
     """
-    y = as_measurement(operator, y)
+    y = measurement(operator, y)
     x = start_volume(operator, y, x0)
-    row = _reciprocal(operator(torch.ones(operator.domain_shape, dtype=DTYPE, device=y.device)))
-    col = _reciprocal(operator.T(torch.ones_like(y)))
+    if relaxation <= 0:
+        raise ValueError(f"relaxation must be positive, got {relaxation}")
+    if mask is None:
+        keep = torch.ones(operator.domain_shape, dtype=DTYPE, device=y.device)
+    else:
+        keep = (start_volume(operator, y, mask, "mask") != 0).to(DTYPE)
+    row = _reciprocal(operator(keep))
+    col = relaxation * keep * _reciprocal(operator.T(torch.ones_like(y)))
     for iteration in iterations_bar(iterations, progress, "SIRT"):
-        x = x + col * operator.T(row * (y - operator(x)))
-        if min_constraint is not None:
-            x = x.clamp(min=min_constraint)
+        x = x + col * operator.T(row * (y - operator(x * keep)))
+        if min_constraint is not None or max_constraint is not None:
+            x = x.clamp(min=min_constraint, max=max_constraint)
         if callback is not None and callback(x, iteration):
             break
     return x

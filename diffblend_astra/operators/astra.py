@@ -25,7 +25,7 @@ import torch
 from astra.experimental import direct_BP2D, direct_BP3D, direct_FP2D, direct_FP3D
 
 from .astra_geometry import (CPU_PROJECTORS, check_geometry_pair, default_projector,
-                             projection_shape, volume_shape, voxel_size)
+                             projection_shape, volume_shape, voxel_size, warn_if_degrees)
 from .astra_matrix import matrix_fits, system_matrix
 from .base import LinearOperator
 from .cuda import cuda_usable, require_cuda, synchronized
@@ -54,8 +54,11 @@ def astra_operator(proj_geom, vol_geom, *, projector=None, slices=None, workers=
 
     3D geometries map ``(Z, Y, X) → (det_rows, angles, det_cols)`` and need a usable CUDA
     GPU (checked here, so a CPU-only machine gets a ``RuntimeError``, not a crash).
+    Angles that look like degrees give a ``UserWarning``
+    (:data:`~.astra_geometry.DEGREES_THRESHOLD`).
     """
     dim = check_geometry_pair(proj_geom, vol_geom)
+    warn_if_degrees(proj_geom, stacklevel=3)
     if dim == 2:
         return AstraOperator2D(proj_geom, vol_geom, projector=projector, slices=slices,
                                workers=workers, use_matrix=use_matrix)

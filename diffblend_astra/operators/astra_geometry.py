@@ -6,6 +6,7 @@ the volume's world units and angles in radians. Shapes follow
 """
 
 import operator
+import warnings
 
 import numpy as np
 
@@ -24,11 +25,26 @@ back-projection is the exact transpose of its forward projection (dot-product te
 _VECTOR_WIDTH = {"parallel_vec": 6, "fanflat_vec": 6, "parallel3d_vec": 12, "cone_vec": 12}
 _POSITIVE = {
     "parallel": ("DetectorWidth",),
-    "fanflat": ("DetectorWidth", "DistanceOriginSource", "DistanceOriginDetector"),
+    "fanflat": ("DetectorWidth", "DistanceOriginSource"),
     "parallel3d": ("DetectorSpacingX", "DetectorSpacingY"),
-    "cone": ("DetectorSpacingX", "DetectorSpacingY", "DistanceOriginSource",
-             "DistanceOriginDetector"),
+    "cone": ("DetectorSpacingX", "DetectorSpacingY", "DistanceOriginSource"),
 }
+_NON_NEGATIVE = {"fanflat": ("DistanceOriginDetector",), "cone": ("DistanceOriginDetector",)}
+"""A detector through the rotation axis (``DistanceOriginDetector = 0``) is valid in ASTRA,
+as in its sample ``s005_3d_geometry.py``."""
+
+DEGREES_THRESHOLD = 4 * np.pi
+"""Projection angles beyond two full turns, ``|θ| > 4π``, look like degrees: ASTRA expects
+radians, so :func:`warn_if_degrees` warns and names the fix, ``np.deg2rad``."""
+
+_VECTOR_PARTS = {
+    "parallel_vec": (("ray direction", 0, 2), ("detector pixel vector u", 4, 6)),
+    "fanflat_vec": (("detector pixel vector u", 4, 6),),
+    "parallel3d_vec": (("ray direction", 0, 3), ("detector pixel vector u", 6, 9),
+                       ("detector pixel vector v", 9, 12)),
+    "cone_vec": (("detector pixel vector u", 6, 9), ("detector pixel vector v", 9, 12)),
+}
+"""Columns of each view's vector that must not be zero-length, per ``_vec`` type."""
 
 
 def check_geometry_pair(proj_geom, vol_geom) -> int:
@@ -56,7 +72,24 @@ def check_geometry_pair(proj_geom, vol_geom) -> int:
     projection_shape(proj_geom)
     for key in _POSITIVE.get(kind, ()):
         _positive_number(proj_geom, key, kind)
+    for key in _NON_NEGATIVE.get(kind, ()):
+        _positive_number(proj_geom, key, kind, zero=True)
+    if kind in _VECTOR_WIDTH:
+        _check_vectors(np.asarray(proj_geom["Vectors"], dtype=float), kind)
     return dim
+
+
+def warn_if_degrees(proj_geom, stacklevel=2) -> None:
+    """Warn (``UserWarning``) when the ``ProjectionAngles`` of a checked geometry look like
+    degrees (see :data:`DEGREES_THRESHOLD`); ``stacklevel`` as in ``warnings.warn``."""
+    if "ProjectionAngles" not in proj_geom:
+        return
+    largest = float(np.max(np.abs(np.asarray(proj_geom["ProjectionAngles"], dtype=float))))
+    if largest > DEGREES_THRESHOLD:
+        warnings.warn(f"{proj_geom['type']!r} ProjectionAngles reach {largest:g}, beyond two "
+                      f"full turns (4π radians): they look like degrees, but ASTRA expects "
+                      f"radians; convert them with np.deg2rad(angles)", UserWarning,
+                      stacklevel=stacklevel + 1)
 
 
 def volume_shape(vol_geom) -> tuple:
@@ -145,7 +178,37 @@ def _count(geom, key, what):
     return value
 
 
-def _positive_number(geom, key, kind):
+def _positive_number(geom, key, kind, zero=False):
     value = geom.get(key)
-    if not isinstance(value, (int, float, np.number)) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{kind!r} geometry needs a positive {key!r}, got {value!r}")
+    if not isinstance(value, (int, float, np.number)) or not np.isfinite(value) or value < 0 \
+            or (value == 0 and not zero):
+        sign = "non-negative" if zero else "positive"
+        raise ValueError(f"{kind!r} geometry needs a {sign} {key!r}, got {value!r}")
+
+
+def _check_vectors(vectors, kind):
+    """Raise ``ValueError`` for a view whose ray, detector vectors or source-to-detector line
+    is zero-length, or whose detector is edge-on to the rays (a degenerate ``_vec`` row)."""
+    dim = 3 if vectors.shape[1] == 12 else 2
+    parts = {name: vectors[:, lo:hi] for name, lo, hi in _VECTOR_PARTS[kind]}
+    if kind in ("fanflat_vec", "cone_vec"):      # source, detector centre: columns 0 and dim
+        parts["source-to-detector line"] = vectors[:, dim:2 * dim] - vectors[:, :dim]
+    scale = max(1.0, float(np.max(np.abs(vectors))))
+    for name, part in parts.items():
+        _nonzero(np.linalg.norm(part, axis=1), scale, kind, name)
+    if dim == 2:
+        ray = parts.get("ray direction", parts.get("source-to-detector line"))
+        u = parts["detector pixel vector u"]
+        _nonzero(np.abs(ray[:, 0] * u[:, 1] - ray[:, 1] * u[:, 0]), scale**2, kind,
+                 "detector (u parallel to the rays)")
+    else:
+        cross = np.cross(parts["detector pixel vector u"], parts["detector pixel vector v"])
+        _nonzero(np.linalg.norm(cross, axis=1), scale**2, kind, "detector (u parallel to v)")
+
+
+def _nonzero(lengths, scale, kind, name):
+    bad = np.flatnonzero(lengths <= 1e-9 * scale)
+    if len(bad):
+        raise ValueError(f"{kind!r} geometry has a degenerate {name} in {len(bad)} of "
+                         f"{len(lengths)} views (first: row {bad[0]} of 'Vectors'); each view "
+                         f"needs non-zero, non-parallel ray and detector vectors")

@@ -11,6 +11,7 @@ import torch
 
 from ..conventions import DTYPE
 from .autograd import apply
+from .inputs import as_input
 
 
 class LinearOperator:
@@ -18,10 +19,12 @@ class LinearOperator:
 
     ``op(x)`` / ``op.forward(x)`` compute ``A x``; ``op.T(y)`` / ``op.adjoint(y)`` compute the
     Euclidean transpose ``Aᵀ y`` (so ``⟨A x, y⟩ = ⟨x, Aᵀ y⟩`` for plain tensors). ``op.T`` is
-    itself a :class:`LinearOperator` whose ``.T`` is ``op``. Inputs must be ``torch.float32``
-    tensors of exactly the expected shape with finite values; outputs are float32 on the
-    input's device. Both directions are differentiable: the gradient of ``A x`` is ``Aᵀ``
-    applied to the incoming gradient, and vice versa.
+    itself a :class:`LinearOperator` whose ``.T`` is ``op``; ``op @ x`` is ``op(x)``. Inputs
+    are torch tensors or NumPy arrays of exactly the expected shape with finite, real
+    floating-point values, converted once to float32 (:mod:`.inputs`); outputs are float32
+    torch tensors on the input's device (CPU for NumPy input). Both directions are
+    differentiable: the gradient of ``A x`` is ``Aᵀ`` applied to the incoming gradient, and
+    vice versa. :meth:`as_scipy` hands the operator to SciPy's solvers (``lsqr``, ``cg``).
 
     Subclasses call ``super().__init__(domain_shape, range_shape)`` and implement
     ``_forward(x)`` and ``_adjoint(y)``: they receive detached, contiguous, float32 tensors
@@ -42,16 +45,24 @@ class LinearOperator:
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``A x`` for ``x`` of ``domain_shape``; returns a tensor of ``range_shape``."""
-        check_tensor(x, self.domain_shape, "x", f"the domain of {self!r}")
-        return apply(self, x)
+        return apply(self, as_input(x, self.domain_shape, "x", f"the domain of {self!r}"))
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
         """``Aᵀ y`` for ``y`` of ``range_shape``; returns a tensor of ``domain_shape``."""
-        check_tensor(y, self.range_shape, "y", f"the range of {self!r}")
-        return apply(self.T, y)
+        return apply(self.T, as_input(y, self.range_shape, "y", f"the range of {self!r}"))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward(x)
+
+    def __matmul__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward(x)
+
+    def as_scipy(self):
+        """This operator as a ``scipy.sparse.linalg.LinearOperator`` on flattened arrays
+        (see :func:`~.scipy_interop.to_scipy`), e.g. for ``scipy.sparse.linalg.lsqr``."""
+        from .scipy_interop import to_scipy
+
+        return to_scipy(self)
 
     @property
     def T(self) -> "LinearOperator":
@@ -100,24 +111,6 @@ class _Transposed(LinearOperator):
 
     def __repr__(self):
         return f"{self._op!r}.T"
-
-
-def check_tensor(t, shape: tuple, name: str, where: str) -> None:
-    """Raise ``TypeError``/``ValueError`` unless ``t`` is a finite float32 tensor of ``shape``.
-
-    ``name`` is the argument's name and ``where`` says whose shape it must have; both appear
-    in the message. Nothing is cast: a float64 tensor is an error, not a silent copy.
-    """
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of shape {shape} and dtype torch.float32 "
-                        f"({where}), got {type(t).__name__}")
-    if t.dtype != DTYPE:
-        raise TypeError(f"{name} must have dtype torch.float32 ({where}), got {t.dtype}; "
-                        f"convert it explicitly, e.g. with .float()")
-    if tuple(t.shape) != shape:
-        raise ValueError(f"{name} must have shape {shape} ({where}), got {tuple(t.shape)}")
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains NaN or Inf values ({where})")
 
 
 def _shape(shape, name) -> tuple:

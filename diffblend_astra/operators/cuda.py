@@ -31,7 +31,9 @@ def require_cuda(what: str) -> None:
         f"{what} requires a usable CUDA GPU (torch.cuda.is_available() and astra.use_cuda()), "
         f"and none was found. ASTRA has no CPU projector for 3D geometries. On CPU, use a 2D "
         f"geometry ({', '.join(repr(k) for k in CPU_KINDS)}): "
-        f"as_operator(proj_geom, vol_geom, slices=Z) projects a (Z, Y, X) volume slice by slice.")
+        f"as_operator(proj_geom, vol_geom, slices=Z) projects a (Z, Y, X) volume slice by slice; "
+        f"a circular 'parallel3d' geometry converts to one with "
+        f"diffblend_astra.operators.parallel3d_to_stack(proj_geom, vol_geom).")
 
 
 @contextlib.contextmanager

@@ -7,6 +7,9 @@ ODL's ``.adjoint`` is the adjoint for the *weighted* inner products of its space
 rescales it to the Euclidean transpose that torch autograd needs::
 
     Aᵀ y = w_domain · A*(y / w_range)      so that   ⟨A x, y⟩ = ⟨x, Aᵀ y⟩ for plain arrays.
+
+A ray transform with ODL's ``astra_cuda`` back-end (``impl='astra_cuda'`` or its class) needs
+a usable CUDA GPU: without one ASTRA kills the process, so the adapter refuses it first.
 """
 
 import numpy as np
@@ -15,6 +18,7 @@ import torch
 
 from ..conventions import DTYPE
 from .base import LinearOperator
+from .cuda import require_cuda
 
 
 class OdlOperator(LinearOperator):
@@ -33,6 +37,8 @@ class OdlOperator(LinearOperator):
             self._odl_adjoint = op.adjoint
         except NotImplementedError:
             raise TypeError(f"the ODL operator {type(op).__name__} has no adjoint") from None
+        if "cuda" in str(getattr(op, "impl", "")).lower():
+            require_cuda(f"the ODL operator {type(op).__name__} with impl={op.impl!r}")
         super().__init__(op.domain.shape, op.range.shape)
         self.odl_operator = op
         self._domain_weight = _weight(op.domain)

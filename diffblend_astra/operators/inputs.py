@@ -1,0 +1,47 @@
+"""The one rule for arrays handed to the package: what is accepted and how it is converted.
+
+Public entry points (operators, the solver, the baselines) take a ``torch.Tensor`` or a
+``numpy.ndarray`` of any real floating-point dtype (float16, bfloat16, float32, float64).
+Each converts its input once, with :func:`as_input`, to a float32 torch tensor (a NumPy array
+lands on the CPU; a tensor keeps its device and, through the cast, its autograd graph), and
+returns float32 torch tensors. Integer, boolean and complex data are refused, never cast: an
+integer sinogram is usually a raw detector count that needs a log transform first, and a
+complex one a bug. See :mod:`diffblend_astra.conventions`.
+"""
+
+import numpy as np
+import torch
+
+from ..conventions import DTYPE
+
+
+def as_input(t, shape: tuple, name: str, where: str) -> torch.Tensor:
+    """``t`` as a finite float32 tensor of ``shape`` (see the module for the rule).
+
+    ``name`` is the argument's name and ``where`` says whose shape it must have; both appear
+    in the messages. Raises ``TypeError`` for anything but a real floating-point tensor or
+    array and ``ValueError`` for a wrong shape or NaN/Inf values.
+    """
+    shape = tuple(shape)
+    if isinstance(t, np.ndarray):
+        if not np.issubdtype(t.dtype, np.floating):
+            raise _dtype_error(name, shape, where, t.dtype, ".astype(np.float32)")
+        t = torch.from_numpy(np.asarray(t, dtype=np.float32))
+    elif isinstance(t, torch.Tensor):
+        if not t.dtype.is_floating_point:
+            raise _dtype_error(name, shape, where, t.dtype, ".float()")
+        t = t.to(DTYPE)
+    else:
+        raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray of shape {shape} with "
+                        f"real floating-point values ({where}), got {type(t).__name__}")
+    if tuple(t.shape) != shape:
+        raise ValueError(f"{name} must have shape {shape} ({where}), got {tuple(t.shape)}")
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} contains NaN or Inf values ({where})")
+    return t
+
+
+def _dtype_error(name, shape, where, dtype, fix):
+    return TypeError(f"{name} must hold real floating-point values, shape {shape} ({where}), "
+                     f"got dtype {dtype}; integer, boolean and complex data are not cast "
+                     f"silently: convert explicitly, e.g. with {fix}")
