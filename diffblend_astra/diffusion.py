@@ -74,3 +74,23 @@ def ddim_step(x0: torch.Tensor, eps: torch.Tensor, alpha_bar_next: float, eta: f
         raise ValueError(f"eta must be in [0, 1], got {eta}")
     direction = eta * noise + (1 - eta ** 2) ** 0.5 * eps
     return alpha_bar_next ** 0.5 * x0 + (1 - alpha_bar_next) ** 0.5 * direction
+
+
+def slice_correlated_noise(shape, correlation: float, *, generator: torch.Generator,
+                           device=None, dtype=torch.float32) -> torch.Tensor:
+    """Standard normal noise of ``shape`` ``(Z, …)`` correlated along the first axis.
+
+    A stationary AR(1) sequence over the slices, ``z_0 = w_0``,
+    ``z_k = ρ z_{k−1} + √(1−ρ²) w_k`` with ``w`` i.i.d. N(0, 1): every voxel has unit
+    variance and neighbouring slices have correlation ``ρ`` (``ρ^d`` at distance ``d``).
+    ``correlation = 0`` is plain i.i.d. noise (the same draws as ``torch.randn``).
+    """
+    if not 0.0 <= correlation < 1.0:
+        raise ValueError(f"correlation must be in [0, 1), got {correlation}")
+    noise = torch.randn(shape, generator=generator, device=device, dtype=dtype)
+    if correlation == 0.0:
+        return noise
+    innovation = (1.0 - correlation ** 2) ** 0.5
+    for k in range(1, noise.shape[0]):
+        noise[k] = correlation * noise[k - 1] + innovation * noise[k]
+    return noise

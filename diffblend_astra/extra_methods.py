@@ -28,7 +28,7 @@ from __future__ import annotations
 from .checkpoint import BUNDLED_WEIGHTS, bundled_path
 from .fbp_unet import FbpUnet
 from .mbir import MbirSolver
-from .methods import load_prior
+from .priors import load_prior
 from .padis import load_patch_prior
 from .solver import DiffusionBlendSolver
 from .tpdm import tpdm_prior

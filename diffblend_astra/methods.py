@@ -31,8 +31,7 @@ from dataclasses import dataclass
 import torch
 
 from . import baselines
-from .checkpoint import load_bundled, load_checkpoint
-from .priors import prior_from_checkpoint
+from .priors import load_prior
 from .solver import DiffusionBlendSolver
 
 CLASSICAL = {
@@ -99,13 +98,3 @@ def run_method(name: str, operator, y: torch.Tensor, *, checkpoint=None,
     options = {"tv_z": method.tv_z, **solver_options}
     solver = DiffusionBlendSolver(operator, prior, steps=steps, **options)
     return solver.reconstruct(y, seed=seed, samples=samples, progress=progress)
-
-
-def load_prior(prior_kind: str, checkpoint=None, device="cpu"):
-    """The prior of ``prior_kind`` from ``checkpoint`` or from the bundled weights."""
-    ck = load_bundled(prior_kind, device) if checkpoint is None else load_checkpoint(
-        checkpoint, device)
-    if ck.prior_kind != prior_kind:
-        raise ValueError(f"checkpoint {checkpoint} holds a '{ck.prior_kind}' prior; this "
-                         f"method needs a '{prior_kind}' one")
-    return prior_from_checkpoint(ck)

@@ -127,23 +127,42 @@ def _group_inside(first_real: int, spacing: int, num_slices: int) -> tuple[int, 
 
 @dataclass(frozen=True)
 class PartitionSchedule:
-    """Which partition each sampling step uses.
+    """Which partitions each sampling step uses.
 
-    Step ``i`` (0-based, counted from the first sampling step) uses a cross partition when
+    Step ``i`` (0-based, counted from the first sampling step) uses cross partitions when
     ``(i + 1) % cross_every == 0`` — every second step by default, the best "skip step" of the
-    paper's Table 6 — and an adjacency partition with a random offset otherwise.
+    paper's Table 6 — and adjacency partitions with a random offset otherwise.
     ``cross_every=0`` disables cross partitions (the adjacency-only ablation);
     ``random_offsets=False`` always uses offset 0 (the fixed partition, "DiffusionPatch").
+
+    ``averaged = k`` (1, 2 or 3) gives ``k`` partitions per step whose scores the prior
+    averages (the paper's Eq. 7 without variable sharing): for adjacency steps the offsets
+    ``m, m+1, …`` (mod 3) after the random ``m``; for cross steps the offsets ``0, 3, 6``,
+    which put every slice at each of the three places of its spaced triple. ``k = 3`` covers
+    every grouping of that kind, at ``k`` times the network cost.
     """
 
     cross_every: int = 2
     random_offsets: bool = True
+    averaged: int = 1
 
-    def partition(self, step: int, num_slices: int, generator: torch.Generator) -> Partition:
+    def __post_init__(self):
+        if self.averaged not in (1, 2, 3):
+            raise ValueError(f"averaged must be 1, 2 or 3 partitions per step, got "
+                             f"{self.averaged}")
+
+    def partitions(self, step: int, num_slices: int,
+                   generator: torch.Generator) -> list[Partition]:
+        """The partitions of step ``step`` of a ``num_slices``-slice volume."""
         if self.cross_every and (step + 1) % self.cross_every == 0:
-            return Partition.cross(num_slices)
+            return [Partition.cross(num_slices, 3 * k) for k in range(self.averaged)]
         offset = 0
         if self.random_offsets:
             offset = int(torch.randint(GROUP_SIZE, (1,), generator=generator,
                                        device=generator.device))
-        return Partition.adjacency(num_slices, offset)
+        return [Partition.adjacency(num_slices, (offset + k) % GROUP_SIZE)
+                for k in range(self.averaged)]
+
+    def partition(self, step: int, num_slices: int, generator: torch.Generator) -> Partition:
+        """The first (with ``averaged = 1`` the only) partition of step ``step``."""
+        return self.partitions(step, num_slices, generator)[0]

@@ -5,7 +5,8 @@ predicted noise of a whole noisy volume ``x_t`` ``(Z, Y, X)`` in network units:
 
 * :class:`BlendPrior` — DiffusionBlend++: the volume is re-partitioned into 3-slice groups
   every step (:class:`~.partition.PartitionSchedule`), the groups go through the network as a
-  batch of 3-channel images with their spacing label, and ε̂ is scattered back.
+  batch of 3-channel images with their spacing label, and ε̂ is scattered back (averaged
+  over the step's partitions when the schedule gives several).
 * :class:`ConditionalPrior` — DiffusionBlend: ε̂ of each slice from the network that sees the
   slice with its noisy neighbours (j = 1, edges repeated).
 * :class:`SlicePrior` — the 2D prior of DDS / DiffusionMBIR: one slice at a time.
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from .checkpoint import Checkpoint
+from .checkpoint import Checkpoint, load_bundled, load_checkpoint
 from .diffusion import VPSchedule
 from .normalization import IntensityWindow
 from .partition import PartitionSchedule
@@ -64,11 +65,16 @@ class Prior:
                              f"{tuple(shape)}")
         if shape[0] < self.min_slices:
             raise ValueError(f"{type(self).__name__} needs Z >= {self.min_slices} slices, got "
-                             f"Z = {shape[0]}")
+                             f"Z = {shape[0]}; for a volume of fewer slices use the 2D method "
+                             f"'dds2d' (the 'slice' prior)")
         size = self.slice_size
         if size is not None and tuple(shape[1:]) != (size, size):
             raise ValueError(f"the prior's network was trained on {size}x{size} slices; the "
-                             f"volume has {shape[1]}x{shape[2]} slices (Y, X)")
+                             f"volume has {shape[1]}x{shape[2]} slices (Y, X): reconstruct on a "
+                             f"{size}x{size} grid (the same proj_geom with a coarser vol_geom, "
+                             f"astra.create_vol_geom({size}, {size}, ...) over the same window) "
+                             f"or train a prior on {shape[1]}x{shape[2]} slices "
+                             f"(diffblend-astra train --volumes ...)")
 
     def predict_noise(self, x_t: torch.Tensor, t: int, step: int,
                       generator: torch.Generator) -> torch.Tensor:
@@ -101,9 +107,9 @@ class BlendPrior(Prior):
         self.partitions = partitions
 
     def predict_noise(self, x_t, t, step, generator):
-        partition = self.partitions.partition(step, x_t.shape[0], generator)
-        eps = self._run(partition.gather(x_t), t, partition.spacing)
-        return partition.scatter(eps)
+        partitions = self.partitions.partitions(step, x_t.shape[0], generator)
+        blended = [p.scatter(self._run(p.gather(x_t), t, p.spacing)) for p in partitions]
+        return blended[0] if len(blended) == 1 else torch.stack(blended).mean(0)
 
 
 class ConditionalPrior(Prior):
@@ -133,3 +139,22 @@ PRIOR_CLASSES = {cls.kind: cls for cls in (BlendPrior, ConditionalPrior, SlicePr
 def prior_from_checkpoint(checkpoint: Checkpoint, **kwargs) -> Prior:
     """The prior class that matches ``checkpoint.prior_kind``, built from it."""
     return PRIOR_CLASSES[checkpoint.prior_kind].from_checkpoint(checkpoint, **kwargs)
+
+
+def load_prior(name_or_kind: str, checkpoint=None, device="cpu", **kwargs) -> Prior:
+    """A prior from bundled weights or a checkpoint file.
+
+    ``load_prior("blend")`` loads the bundled weights of that prior kind;
+    ``load_prior("runs/mine/model.safetensors")`` a checkpoint file (its kind from its
+    sidecar); ``load_prior("blend", checkpoint)`` a checkpoint that must be of that kind.
+    ``kwargs`` go to the prior class (e.g. ``partitions=`` of :class:`BlendPrior`).
+    """
+    if checkpoint is None and name_or_kind not in PRIOR_CLASSES:
+        ck = load_checkpoint(name_or_kind, device)
+    else:
+        ck = (load_bundled(name_or_kind, device) if checkpoint is None
+              else load_checkpoint(checkpoint, device))
+        if ck.prior_kind != name_or_kind:
+            raise ValueError(f"checkpoint {checkpoint} holds a '{ck.prior_kind}' prior; a "
+                             f"'{name_or_kind}' one is needed here")
+    return prior_from_checkpoint(ck, **kwargs)

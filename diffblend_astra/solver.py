@@ -24,8 +24,10 @@ import torch
 from tqdm.auto import tqdm
 
 from .conventions import DTYPE
-from .diffusion import add_noise, ddim_step, tweedie_x0
-from .priors import Prior
+from .diffusion import add_noise, ddim_step, slice_correlated_noise, tweedie_x0
+from .precision import autocast
+from .precision import resolve as resolve_precision
+from .priors import Prior, load_prior
 from .tv import AdmmTvZ, as_measurement, as_volume
 
 
@@ -35,7 +37,9 @@ class DiffusionBlendSolver:
     Args:
         operator: a :class:`~.operators.LinearOperator` (or anything with ``domain_shape``,
             ``range_shape``, ``op(x)``, ``op.T(y)``) whose domain is ``(Z, Y, X)``.
-        prior: a :class:`~.priors.Prior`; its network must fit the volume's slice size.
+        prior: a :class:`~.priors.Prior`, or the name of bundled weights (``"blend"``,
+            ``"slice"``, ``"conditional"``) or a checkpoint path; its network must fit the
+            volume's slice size.
         steps: number of DDIM steps = network evaluations (NFE). The paper uses 200 for
             DiffusionBlend++ and DDS uses 50; 50 is a CPU-sane default.
         cg_iters: CG iterations of the data-consistency step (5 in DDS and DB++).
@@ -53,18 +57,30 @@ class DiffusionBlendSolver:
             (≈ 0.01 near t = T), so without a clamp a small ε̂ error becomes a huge x̂0 that
             the CG step cannot repair; DDPM's "clip denoised" does the same. The default is
             the intensity window of the prior (its training data's range).
+        noise_correlation: correlation ρ ∈ [0, 1) between neighbouring slices of the fresh
+            noise of every DDIM re-noising step (:func:`~.diffusion.slice_correlated_noise`,
+            unit variance per voxel): noise that is consistent across slices, at no cost.
+            0 is the paper's i.i.d. noise.
+        precision: ``auto`` (bf16 autocast of the network where the hardware has native
+            bf16), ``bf16`` or ``fp32`` (:mod:`.precision`); the solver's own arithmetic is
+            float32 either way.
     """
 
     def __init__(self, operator, prior: Prior, *, steps: int = 50, cg_iters: int = 5,
                  eta: float = 0.85, tv_z: tuple[float, float] | None = None,
                  weights: torch.Tensor | None = None, start_timestep: int | None = None,
-                 clip_x0: tuple[float, float] | None = (-1.0, 1.0)):
+                 clip_x0: tuple[float, float] | None = (-1.0, 1.0),
+                 noise_correlation: float = 0.0, precision: str = "auto"):
         if not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
         if cg_iters < 0:
             raise ValueError(f"cg_iters must be >= 0, got {cg_iters}")
         if not 0.0 <= eta <= 1.0:
             raise ValueError(f"eta must be in [0, 1], got {eta}")
+        if not 0.0 <= noise_correlation < 1.0:
+            raise ValueError(f"noise_correlation must be in [0, 1), got {noise_correlation}")
+        if isinstance(prior, str):
+            prior = load_prior(prior)
         check_operator_fits_prior(operator, prior)
         self.operator = operator
         self.prior = prior
@@ -77,6 +93,9 @@ class DiffusionBlendSolver:
             raise ValueError("weights must be non-negative")
         self.start_timestep = start_timestep
         self.clip_x0 = clip_x0
+        self.noise_correlation = noise_correlation
+        resolve_precision(precision, "cpu")                    # checks the name
+        self.precision = precision
         self.timesteps = prior.schedule.timesteps(steps)
         self.alpha_bar = prior.schedule.alphas_cumprod().tolist()
 
@@ -123,7 +142,8 @@ class DiffusionBlendSolver:
             x = add_noise(window.to_network(x_init), noise, self.alpha_bar[timesteps[0]])
         label = "reconstruct" + (f" {index + 1}/{samples}" if samples > 1 else "")
         for step, t in enumerate(tqdm(timesteps, desc=label, disable=not progress)):
-            eps = self.prior.predict_noise(x, t, step, generator)   # blended ε̂(x_t)
+            with autocast(self.precision, x.device):
+                eps = self.prior.predict_noise(x, t, step, generator)   # blended ε̂(x_t)
             x0 = tweedie_x0(x, eps, self.alpha_bar[t])               # E[x0 | x_t]
             if self.clip_x0 is not None:
                 x0 = x0.clamp(*self.clip_x0)
@@ -132,7 +152,8 @@ class DiffusionBlendSolver:
                 callback(step, x0)
             if step == len(timesteps) - 1:
                 return x0
-            z = torch.randn(shape, generator=generator, device=y.device, dtype=DTYPE)
+            z = slice_correlated_noise(shape, self.noise_correlation, generator=generator,
+                                       device=y.device, dtype=DTYPE)
             x = ddim_step(window.to_network(x0), eps,                # re-noise to t_next
                           self.alpha_bar[timesteps[step + 1]], self.eta, z)
 

@@ -28,6 +28,8 @@ from .checkpoint import read_tensors, save_checkpoint, write_tensors
 from .diffusion import VPSchedule, add_noise
 from .networks import PRIOR_CHANNELS, EpsilonNetwork, named_config
 from .normalization import IntensityWindow
+from . import precision
+from .precision import PRECISIONS
 
 SPACINGS = (1, 3)
 
@@ -38,7 +40,11 @@ class TrainConfig:
 
     ``ema_warmup`` ramps the EMA decay as ``min(ema_decay, (1 + step) / (10 + step))``;
     without it the EMA weights keep ``ema_decay ** step`` of the random initialisation
-    (37 % after 1000 steps at 0.999), which spoils short runs.
+    (37 % after 1000 steps at 0.999), which spoils short runs. ``flip_augment`` flips
+    left–right only: an up–down flip would put the spine in front of the body, anatomy that
+    never occurs. ``precision`` is ``auto`` (bf16 autocast where the hardware has native
+    bf16), ``bf16`` or ``fp32`` (:mod:`.precision`). ``seed`` seeds everything: the
+    initial weights (of a network built here), the batches and the noise.
     """
 
     prior_kind: str = "blend"
@@ -52,6 +58,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 250
     flip_augment: bool = True
+    precision: str = "auto"
 
     def __post_init__(self):
         if self.prior_kind not in PRIOR_CHANNELS:
@@ -59,6 +66,9 @@ class TrainConfig:
                              f"{self.prior_kind!r}")
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
             raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got "
+                             f"{self.precision!r}")
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:
@@ -92,10 +102,9 @@ def sample_batch(volumes: list[torch.Tensor], prior_kind: str, batch_size: int,
             i = int(torch.randint(depth, (1,), generator=generator))
             samples.append(vol[i:i + 1])
     x0 = torch.stack(samples)
-    if flip:
-        flips = torch.randint(2, (batch_size, 2), generator=generator).bool()
-        x0 = torch.where(flips[:, 0, None, None, None], x0.flip(-1), x0)
-        x0 = torch.where(flips[:, 1, None, None, None], x0.flip(-2), x0)
+    if flip:                                   # left-right only (module docstring)
+        flips = torch.randint(2, (batch_size,), generator=generator).bool()
+        x0 = torch.where(flips[:, None, None, None], x0.flip(-1), x0)
     target = slice(1, 2) if prior_kind == "conditional" else slice(None)
     spacing = torch.tensor(spacings, dtype=torch.int64) if prior_kind == "blend" else None
     return x0, target, spacing
@@ -148,7 +157,11 @@ def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
     if world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     device = torch.device(device)
-    net = network or EpsilonNetwork(named_config(config.network, config.prior_kind))
+    if network is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            network = EpsilonNetwork(named_config(config.network, config.prior_kind))
+    net = network
     data = _prepare_volumes(volumes, window, net.config.sample_size)
     net.to(device).train().requires_grad_(True)   # a loaded checkpoint arrives frozen
     ema = copy.deepcopy(net).requires_grad_(False)
@@ -158,7 +171,7 @@ def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
     if resume and state_path.is_file():
         start = _load_state(state_path, net, ema, optimizer, config)
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    autocast = precision.autocast(config.precision, device)
     summary = {"config": asdict(config), "volumes": len(data),
                "volume_shapes": sorted({tuple(v.shape) for v in data}), **(data_summary or {})}
 

@@ -44,3 +44,19 @@ def test_schedule_validation_and_round_trip():
         VPSchedule(beta_start=0.1, beta_end=0.01)
     s = VPSchedule(beta_end=0.03, num_timesteps=500)
     assert VPSchedule.from_dict(s.to_dict()) == s
+
+
+def test_slice_correlated_noise_has_unit_variance_and_the_requested_correlation():
+    from diffblend_astra.diffusion import slice_correlated_noise
+
+    g = torch.Generator().manual_seed(0)
+    z = slice_correlated_noise((64, 64, 64), 0.6, generator=g)
+    assert abs(float(z.var()) - 1) < 0.03
+    assert float(z.var(dim=(1, 2)).min()) > 0.85               # every slice, not on average
+    neighbours = float((z[1:] * z[:-1]).mean())
+    two_apart = float((z[2:] * z[:-2]).mean())
+    assert abs(neighbours - 0.6) < 0.02 and abs(two_apart - 0.36) < 0.02
+    plain = slice_correlated_noise((4, 5), 0.0, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(plain, torch.randn((4, 5), generator=torch.Generator().manual_seed(3)))
+    with pytest.raises(ValueError, match="correlation"):
+        slice_correlated_noise((4, 5), 1.0, generator=g)

@@ -85,3 +85,33 @@ def test_adjacency_only_schedule_never_calls_with_spacing_three():
     for step in range(4):
         prior.predict_noise(volume(), 100, step, g)
     assert all(set(c[2].tolist()) == {1} for c in net.calls)
+
+
+@pytest.mark.parametrize("step", [0, 1])          # an adjacency step, a cross step
+def test_partition_averaging_with_an_oracle_returns_the_oracle_noise(step):
+    from diffblend_astra.diffusion import VPSchedule, add_noise
+    from oracle import OracleNetwork
+
+    truth = volume(z=20, seed=1)
+    noise = volume(z=20, seed=2)
+    t = 30
+    x_t = add_noise(truth, noise, VPSchedule().alphas_cumprod()[t].item())
+    prior = BlendPrior(OracleNetwork(truth), partitions=PartitionSchedule(averaged=3))
+    eps = prior.predict_noise(x_t, t, step, torch.Generator().manual_seed(0))
+    assert torch.allclose(eps, noise, atol=1e-4)
+
+
+def test_partition_averaging_averages_every_offset():
+    net = RecordingNetwork()
+    prior = BlendPrior(net, partitions=PartitionSchedule(averaged=3), max_batch=100)
+    x = volume(z=18)
+    prior.predict_noise(x, 500, step=0, generator=torch.Generator().manual_seed(0))
+    # the second group starts at slice 3 - offset
+    seconds = sorted(int(torch.nonzero((x == call[0][1, 0]).all(-1).all(-1))[0])
+                     for call in net.calls)
+    assert len(net.calls) == 3 and seconds == [1, 2, 3]
+    net.calls.clear()
+    prior.predict_noise(x, 480, step=1, generator=torch.Generator().manual_seed(0))
+    assert len(net.calls) == 3 and all(set(c[2].tolist()) == {3} for c in net.calls)
+    with pytest.raises(ValueError, match="averaged"):
+        PartitionSchedule(averaged=4)

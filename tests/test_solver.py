@@ -124,3 +124,30 @@ def test_bad_input_is_refused_before_any_work():
     from diffblend_astra.networks import EpsilonNetwork
     with pytest.raises(ValueError, match="16x16 slices"):
         DiffusionBlendSolver(op, BlendPrior(EpsilonNetwork(MICRO)))
+
+
+def test_prior_by_name_and_sampling_options():
+    from diffblend_astra.precision import PRECISIONS
+
+    op = random_operator((4, 64, 64), (40,), seed=2)
+    solver = DiffusionBlendSolver(op, "blend", steps=2, noise_correlation=0.5,
+                                  precision="fp32")
+    assert isinstance(solver.prior, BlendPrior)
+    x = solver.reconstruct(torch.zeros(40), seed=0, progress=False)
+    assert x.shape == (4, 64, 64) and torch.isfinite(x).all()
+    assert "auto" in PRECISIONS
+    with pytest.raises(ValueError, match="noise_correlation"):
+        DiffusionBlendSolver(op, "blend", noise_correlation=1.0)
+    with pytest.raises(ValueError, match="precision"):
+        DiffusionBlendSolver(op, "blend", precision="fp16")
+
+
+def test_correlated_noise_changes_the_sample_and_zero_is_the_default():
+    x = truth()
+    op = underdetermined()
+    prior = BlendPrior(RecordingNetwork())
+    runs = {rho: DiffusionBlendSolver(op, prior, steps=4, noise_correlation=rho, precision="fp32")
+            .reconstruct(op(x), seed=0, progress=False) for rho in (0.0, 0.8)}
+    default = DiffusionBlendSolver(op, prior, steps=4, precision="fp32").reconstruct(
+        op(x), seed=0, progress=False)
+    assert torch.equal(default, runs[0.0]) and not torch.equal(runs[0.0], runs[0.8])
