@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .common import add_common, subparser
+from .common import add_common, positive_int, subparser
 
 EXAMPLES = """\
   diffblend-astra demo                          # 8 parallel views, 64^3, about 2-4 minutes
@@ -21,9 +21,9 @@ def register(sub) -> None:
     p = subparser(sub, "demo", "reconstruct a held-out phantom with FBP, CGLS, the 2D-slice "
                   "prior and DiffusionBlend++ (bundled weights) and compare them", EXAMPLES)
     p.add_argument("--out", type=Path, default=Path("demo_out"), help="output folder")
-    p.add_argument("--views", type=int, default=8)
+    p.add_argument("--views", type=positive_int, default=8)
     p.add_argument("--geometry", choices=("parallel", "fan", "cone"), default="parallel")
-    p.add_argument("--steps", type=int, default=None,
+    p.add_argument("--steps", type=positive_int, default=None,
                    help="diffusion steps (default 50, or 20 with --quick)")
     p.add_argument("--quick", action="store_true", help="18 slices and 20 steps")
     add_common(p)
@@ -35,7 +35,10 @@ def run(args) -> None:
     from ..figures import save_orthogonal_views
     from ..io import write_volume
     from ..io_atomic import atomic_write
+    from .checks import check_device, check_output_folder
 
+    device = check_device(args.device)
+    out = check_output_folder(args.out)
     slices = 18 if args.quick else 64
     steps = args.steps or (20 if args.quick else 50)
     case = make_case(geometry=args.geometry, views=args.views, slices=slices)
@@ -43,11 +46,10 @@ def run(args) -> None:
     results = {}
     for method in DEMO_METHODS:
         results[method] = evaluate_method(case, method, steps=steps, seed=args.seed,
-                                          device=args.device, progress=True)
+                                          device=device, progress=True)
         print(f"  {method:<6} {results[method]['seconds']:6.1f} s")
     print(results_table(results))
 
-    out = args.out
     out.mkdir(parents=True, exist_ok=True)
     write_volume(out / "ground_truth.npy", case.truth)
     for method, r in results.items():

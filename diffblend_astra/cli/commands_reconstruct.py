@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_common, load_operator, subparser
+from .common import add_common, add_projector, load_operator, positive_int, subparser
 
 EXAMPLES = """\
   diffblend-astra reconstruct sino.npy geometry.json --out recon.npy
   diffblend-astra reconstruct sino.npy geometry.json --out recon.nii.gz --method dds --steps 100
   diffblend-astra reconstruct sino.npy geometry.json --out recon.npy --samples 4   # + recon_std.npy
   diffblend-astra reconstruct sino.npy geometry.json --out recon.npy --checkpoint runs/mine/model.safetensors
+  diffblend-astra reconstruct sino.npy geometry.json --out recon.npy --method fbp --projector strip
 """
 
 
@@ -26,11 +27,22 @@ def register(sub) -> None:
     p.add_argument("--method", choices=METHODS, default="dbpp",
                    help="reconstruction method (default dbpp = DiffusionBlend++)")
     p.add_argument("--checkpoint", type=Path, help="prior weights (default: bundled)")
-    p.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="diffusion steps (NFE)")
-    p.add_argument("--samples", type=int, default=1,
-                   help="posterior samples; > 1 writes the mean and OUT_std (uncertainty)")
+    p.add_argument("--steps", type=positive_int, default=DEFAULT_STEPS,
+                   help="diffusion steps (NFE)")
+    p.add_argument("--samples", type=positive_int, default=1,
+                   help="posterior samples; > 1 writes the mean to OUT, then the per-voxel "
+                        "std (uncertainty) to OUT_std")
+    add_projector(p)
     add_common(p)
     p.set_defaults(run=run)
+
+
+def std_path(out: Path) -> Path:
+    """``recon.nii.gz`` → ``recon_std.nii.gz``: the uncertainty beside the mean."""
+    from ..io import suffix_of
+
+    suffix = suffix_of(out)
+    return out.with_name(out.name[:-len(suffix)] + "_std" + out.name[-len(suffix):])
 
 
 def run(args) -> None:
@@ -38,21 +50,35 @@ def run(args) -> None:
 
     from ..io import read_sinogram, write_volume
     from ..methods import run_method
+    from .checks import check_device, check_finite, check_magnitude, check_output_file
 
-    y = torch.from_numpy(read_sinogram(args.sinogram))
-    operator = load_operator(args.geometry, y.shape[0])
+    device = check_device(args.device)
+    inputs = (args.sinogram, args.geometry, args.checkpoint)
+    check_output_file(args.out, inputs=inputs)
+    if args.samples > 1:
+        check_output_file(std_path(args.out), inputs=inputs)
+    if args.checkpoint is not None and not args.checkpoint.is_file():
+        raise FileNotFoundError(f"--checkpoint {args.checkpoint} is not a file; expected "
+                                "NAME.safetensors with NAME.json beside it")
+    sinogram = read_sinogram(args.sinogram)
+    check_finite(sinogram, f"the projections {args.sinogram}")
+    check_magnitude(sinogram, f"the projections {args.sinogram}")
+    y = torch.from_numpy(sinogram)
+    operator = load_operator(args.geometry, y.shape[0], args.projector)
     if tuple(operator.range_shape) != tuple(y.shape):
         raise ValueError(f"the projections have shape {tuple(y.shape)}; the geometry "
                          f"{args.geometry} produces {tuple(operator.range_shape)} (ASTRA "
                          f"order; a 2D geometry gives one (angles, det) sinogram per slice)")
-    result = run_method(args.method, operator, y, checkpoint=args.checkpoint,
+    print(f"reconstruct: {args.method} of {tuple(y.shape)} projections into a "
+          f"{tuple(operator.domain_shape)} volume on {device}")
+    result = run_method(args.method, operator, y.to(device), checkpoint=args.checkpoint,
                         steps=args.steps, seed=args.seed, samples=args.samples,
-                        device=args.device, progress=True)
-    if args.samples > 1:
-        mean, std = result
-        std_path = args.out.with_name(args.out.name.replace(".", "_std.", 1))
-        write_volume(std_path, std)
-        print(f"uncertainty (per-voxel std of {args.samples} samples) written to {std_path}")
-        result = mean
-    write_volume(args.out, result)
-    print(f"volume {tuple(result.shape)} written to {args.out}")
+                        device=device, progress=True)
+    mean, std = result if args.samples > 1 else (result, None)
+    check_finite(mean.cpu().numpy(), f"the {args.method} reconstruction")
+    write_volume(args.out, mean)
+    print(f"volume {tuple(mean.shape)} written to {args.out}")
+    if std is not None:
+        write_volume(std_path(args.out), std)
+        print(f"uncertainty (per-voxel std of {args.samples} samples) written to "
+              f"{std_path(args.out)}")

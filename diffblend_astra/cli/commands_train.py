@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_common, subparser
+from .common import add_common, positive_int, subparser
 
 EXAMPLES = """\
   diffblend-astra train --phantoms 64 --prior blend --steps 6000 --out runs/blend
@@ -19,19 +19,19 @@ def register(sub) -> None:
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--volumes", type=Path, nargs="+",
                         help="volume files or folders (.npy, .nii/.nii.gz, .tif, DICOM folder)")
-    source.add_argument("--phantoms", type=int, metavar="N",
+    source.add_argument("--phantoms", type=positive_int, metavar="N",
                         help="train on N procedural phantoms (training seeds 0…N−1)")
-    p.add_argument("--size", type=int, default=64,
+    p.add_argument("--size", type=positive_int, default=64,
                    help="phantom size Z = Y = X (default 64; the tiny network expects 64)")
     p.add_argument("--window", type=float, nargs=2, metavar=("LOW", "HIGH"),
                    help="physical intensity range mapped to [-1, 1] (default: 0.5/99.5 "
                         "percentiles of the data; phantoms use 0 1)")
     p.add_argument("--prior", choices=("blend", "conditional", "slice"), default="blend")
     p.add_argument("--network", choices=("tiny", "paper"), default="tiny")
-    p.add_argument("--steps", type=int, default=6000)
-    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--steps", type=positive_int, default=6000)
+    p.add_argument("--batch-size", type=positive_int, default=16)
     p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--checkpoint-every", type=int, default=250)
+    p.add_argument("--checkpoint-every", type=positive_int, default=250)
     p.add_argument("--no-ema-warmup", action="store_true",
                    help="constant EMA decay from the first step (how the bundled weights "
                         "were trained)")
@@ -42,15 +42,37 @@ def register(sub) -> None:
     p.set_defaults(run=run)
 
 
+def check_resume_state(run_folder: Path) -> None:
+    """Refuse a saved training state whose sidecar lacks what resuming needs (one line)."""
+    from ..checkpoint import read_tensors, sidecar_path
+
+    state = run_folder / "state.safetensors"
+    if not state.is_file():
+        return
+    _, meta = read_tensors(state)
+    for key, kind in (("step", int), ("config", dict), ("param_groups", list)):
+        if not isinstance(meta.get(key), kind) or (key == "step" and meta[key] < 0):
+            raise ValueError(f"cannot resume from {state}: its sidecar {sidecar_path(state)} "
+                             f"has no valid {key!r} ({kind.__name__} expected); restore the "
+                             "run's state files or start a new run in another folder")
+
+
 def run(args) -> None:
+    import math
+
     from ..normalization import IntensityWindow
     from ..train import TrainConfig, train
+    from .checks import check_device, check_finite, check_output_folder
 
+    device = check_device(args.device)
+    check_output_folder(args.out, inputs=args.volumes or ())
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise ValueError(f"--lr must be a finite number > 0, got {args.lr}")
+    if args.resume:
+        check_resume_state(args.out)
     if args.phantoms is not None:
         from ..phantoms import phantom_volumes, training_seeds
 
-        if args.phantoms < 1:
-            raise ValueError("--phantoms must be >= 1")
         volumes = list(phantom_volumes(training_seeds(args.phantoms), (args.size,) * 3))
         window = IntensityWindow(*(args.window or (0.0, 1.0)))
         summary = {"data": f"{args.phantoms} procedural phantoms "
@@ -60,6 +82,8 @@ def run(args) -> None:
         from ..io import read_volume
 
         volumes = [read_volume(path) for path in args.volumes]
+        for path, volume in zip(args.volumes, volumes):
+            check_finite(volume, f"the volume {path}")
         window = (IntensityWindow(*args.window) if args.window
                   else IntensityWindow.from_percentiles(volumes))
         summary = {"data": [str(p) for p in args.volumes]}
@@ -68,5 +92,5 @@ def run(args) -> None:
                          checkpoint_every=args.checkpoint_every,
                          ema_warmup=not args.no_ema_warmup)
     path = train(volumes, args.out, config, window=window, resume=args.resume,
-                 device=args.device, data_summary=summary)
+                 device=device, data_summary=summary)
     print(f"checkpoint written: {path}")
