@@ -103,3 +103,67 @@ def test_admm_tv_beats_cgls_with_astra_sparse_view():
     error_cgls = _rel_error(cgls(op, y, iterations=30), truth)
     error_tv = _rel_error(admm_tv(op, y, iterations=20), truth)
     assert error_tv < 0.5 * error_cgls
+
+
+def _astra_sirt(proj_geom, vol_geom, sinogram, iterations, options):
+    """ASTRA's own CPU SIRT with ``options`` (``ReconstructionMask`` given as an array)."""
+    import astra
+
+    projector = astra.create_projector("linear", proj_geom, vol_geom)
+    sino_id = astra.data2d.create("-sino", proj_geom, sinogram)
+    vol_id = astra.data2d.create("-vol", vol_geom, 0)
+    made = [sino_id, vol_id]
+    options = dict(options)
+    if "ReconstructionMask" in options:
+        made.append(astra.data2d.create("-vol", vol_geom, options.pop("ReconstructionMask")))
+        options["ReconstructionMaskId"] = made[-1]
+    config = astra.astra_dict("SIRT")
+    config.update(ProjectorId=projector, ProjectionDataId=sino_id, ReconstructionDataId=vol_id,
+                  option=options)
+    algorithm = astra.algorithm.create(config)
+    astra.algorithm.run(algorithm, iterations)
+    result = astra.data2d.get(vol_id)
+    astra.algorithm.delete(algorithm)
+    astra.data2d.delete(made)
+    astra.projector.delete(projector)
+    return torch.from_numpy(result)
+
+
+@pytest.mark.parametrize("options", [
+    {},
+    {"MinConstraint": 0.0, "MaxConstraint": 0.8, "Relaxation": 1.5},
+    {"ReconstructionMask": "disc", "MinConstraint": 0.1},
+])
+def test_sirt_matches_astra_sirt_with_its_options(options):
+    import astra
+
+    op = _astra_operator((1, 32, 32), views=20)
+    proj_geom, vol_geom = op.astra_geometry
+    truth = _blocks(op.domain_shape)
+    y = op(truth) - 0.05                 # inconsistent data, so the constraints matter
+    options = dict(options)
+    kwargs = {"min_constraint": options.get("MinConstraint"),
+              "max_constraint": options.get("MaxConstraint"),
+              "relaxation": options.get("Relaxation", 1.0)}
+    if options.get("ReconstructionMask") == "disc":
+        c = np.arange(32) - 15.5
+        disc = (c[:, None] ** 2 + c[None, :] ** 2 < 12.0**2).astype(np.float32)
+        options["ReconstructionMask"] = disc
+        kwargs["mask"] = disc[None]
+    expected = _astra_sirt(proj_geom, vol_geom, y[0].numpy(), 15, options)
+    x = sirt(op, y, iterations=15, **kwargs)
+    assert _rel_error(x[0], expected) < 1e-4
+    if "mask" in kwargs:
+        assert torch.all(x[0][torch.from_numpy(kwargs["mask"][0]) == 0] == 0.1)
+    with pytest.raises(ValueError, match="relaxation must be positive"):
+        sirt(op, y, iterations=1, relaxation=0)
+
+
+@pytest.mark.parametrize("method", [cgls, sirt, admm_tv])
+def test_baselines_show_progress_on_request(method, capsys):
+    op = random_operator((2, 3, 4), (5, 12), seed=6)
+    y = torch.rand(5, 12, generator=torch.Generator().manual_seed(7))
+    method(op, y, iterations=3, progress=True)
+    assert "3/3" in capsys.readouterr().err
+    method(op, y, iterations=3)
+    assert capsys.readouterr().err == ""

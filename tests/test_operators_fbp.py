@@ -73,3 +73,37 @@ def test_fdk_recovers_cone_phantom():
     estimate = fbp(op, op(truth.cuda()))
     assert estimate.is_cuda and estimate.shape == truth.shape
     assert relative_error(estimate[4:12].cpu(), truth[4:12]) < 0.2
+
+
+@pytest.mark.parametrize("projector", ["strip", "line"])
+def test_fbp_uses_the_operators_projector(projector):
+    proj_geom, vol_geom = parallel_beam(shape=32, views=60)
+    op = as_operator(proj_geom, vol_geom, projector=projector)
+    y = op(ellipses((32, 32)))
+    pid = astra.create_projector(projector, proj_geom, vol_geom)
+    sino_id = astra.data2d.create("-sino", proj_geom, y.numpy())
+    vol_id = astra.data2d.create("-vol", vol_geom, 0)
+    config = astra.astra_dict("FBP")
+    config.update(ProjectorId=pid, ProjectionDataId=sino_id, ReconstructionDataId=vol_id,
+                  option={"FilterType": "hann"})
+    algorithm = astra.algorithm.create(config)
+    astra.algorithm.run(algorithm)
+    expected = astra.data2d.get(vol_id)
+    astra.algorithm.delete(algorithm)
+    astra.data2d.delete([sino_id, vol_id])
+    astra.projector.delete(pid)
+    np.testing.assert_array_equal(fbp(op, y, filter="Hann").numpy(), expected)
+    assert not torch.equal(fbp(op, y, filter="hann"),
+                           fbp(as_operator(proj_geom, vol_geom), y, filter="hann"))
+
+
+@pytest.mark.parametrize("make", [parallel_beam, fan_beam])
+@pytest.mark.parametrize("spelling", ["Ram-Lak", "RAM-LAK", "Shepp-Logan", "Cosine", "Hamming",
+                                      "Hann"])
+def test_filter_names_ignore_case_on_vector_geometries(make, spelling):
+    proj_geom, vol_geom = make(shape=32, views=90)
+    op = as_operator(astra.geom_2vec(proj_geom), vol_geom)
+    truth = ellipses((32, 32))
+    estimate = fbp(op, op(truth), filter=spelling)
+    assert torch.equal(estimate, fbp(op, op(truth), filter=spelling.lower()))
+    assert relative_error(estimate, truth) < 0.25
