@@ -1,11 +1,15 @@
 """Image quality of a reconstructed volume against the truth, per plane, and TV along z.
 
-PSNR and SSIM are computed on every 2D slice of a plane
+PSNR and SSIM are computed on the 2D slices of a plane
 (:data:`~diffblend_astra.conventions.PLANES`: axial slices along Z, coronal along Y, sagittal
-along X) and averaged over that plane's slices, as in the DiffusionBlend paper's tables. The
-data range is always the caller's — a fixed property of the data set (e.g. the intensity
-window's width) — never the min/max of either volume, so numbers are comparable between
-methods and volumes.
+along X) and averaged over that plane's slices, as in the DiffusionBlend paper's tables —
+by default over the slices **that contain the object** only: a slice of pure air, which a
+method that returns zeros there matches exactly, would otherwise add an unbounded PSNR to
+the average and flatter that method. ``slices="all"`` gives the paper's average over every
+slice. Every result also holds the PSNR and SSIM of the **whole volume** (3D SSIM), which no
+choice of slices can flatter. The data range is always the caller's — a fixed property of
+the data set (e.g. the intensity window's width) — never the min/max of either volume, so
+numbers are comparable between methods and volumes.
 
 A slice that the reconstruction matches exactly has PSNR ``inf``; a plane's mean PSNR is then
 ``inf`` too (no cap) and :func:`metrics_table` prints ``inf``.
@@ -19,21 +23,29 @@ from skimage.metrics import structural_similarity
 from .conventions import PLANES
 from .io_volumes import as_volume_array
 
+OBJECT_THRESHOLD = 0.01
+"""A slice contains the object when some voxel of the truth lies more than this fraction of
+the data range above the truth's minimum (air)."""
+
 SSIM_WINDOW = 7
 """Side of SSIM's uniform window (scikit-image's default); smaller volumes use the largest odd
 side that fits their smallest dimension."""
 
 
-def plane_metrics(recon, truth, *, data_range):
-    """Mean PSNR (dB) and SSIM over the slices of each plane.
+def plane_metrics(recon, truth, *, data_range, slices="object"):
+    """Mean PSNR (dB) and SSIM over the slices of each plane, and of the whole volume.
 
     Args:
         recon, truth: ``(Z, Y, X)`` NumPy arrays or torch tensors of one shape, same units.
         data_range: the intensity range of the data in those units (positive, finite), used as
             the PSNR peak and SSIM's ``data_range``.
+        slices: ``"object"`` (the slices that contain the object, :func:`object_slices`) or
+            ``"all"``.
 
     Returns:
-        ``{"axial": {"psnr": float, "ssim": float}, "coronal": {...}, "sagittal": {...}}``.
+        ``{"axial": {"psnr": float, "ssim": float, "slices": int}, "coronal": {...},
+        "sagittal": {...}, "volume": {"psnr": float, "ssim": float}}`` (``slices``: how many
+        slices were averaged).
 
     Raises:
         ValueError: shapes differ or are not 3D, a dimension is below 3 (SSIM), or a bad
@@ -47,14 +59,36 @@ def plane_metrics(recon, truth, *, data_range):
         )
     if not (math.isfinite(data_range) and data_range > 0):
         raise ValueError(f"data_range must be positive and finite, got {data_range}")
+    if slices not in ("object", "all"):
+        raise ValueError(f"slices must be 'object' or 'all', got {slices!r}")
     window = _ssim_window(truth.shape)
-    return {
-        plane: {
-            "psnr": float(np.mean(_slice_psnr(recon, truth, axis, data_range))),
-            "ssim": _mean_ssim(recon, truth, axis, data_range, window),
-        }
-        for plane, axis in PLANES.items()
+    results = {}
+    for plane, axis in PLANES.items():
+        keep = (object_slices(truth, axis, data_range) if slices == "object"
+                else np.ones(truth.shape[axis], dtype=bool))
+        if not keep.any():
+            raise ValueError(f"no {plane} slice of the truth contains an object (every voxel "
+                             f"within {OBJECT_THRESHOLD:g} x data_range of its minimum); "
+                             f"use slices='all'")
+        r, t = np.compress(keep, recon, axis=axis), np.compress(keep, truth, axis=axis)
+        results[plane] = {"psnr": float(np.mean(_slice_psnr(r, t, axis, data_range))),
+                          "ssim": _mean_ssim(r, t, axis, data_range, window),
+                          "slices": int(keep.sum())}
+    mse = float(np.mean((recon - truth) ** 2))
+    results["volume"] = {
+        "psnr": math.inf if mse == 0 else 10 * math.log10(data_range ** 2 / mse),
+        "ssim": float(structural_similarity(recon, truth, data_range=data_range,
+                                            win_size=window)),
     }
+    return results
+
+
+def object_slices(truth, axis: int, data_range: float) -> np.ndarray:
+    """Boolean mask ``(truth.shape[axis],)`` of the slices along ``axis`` that contain the
+    object (:data:`OBJECT_THRESHOLD`)."""
+    truth = np.asarray(truth)
+    above = truth - truth.min() > OBJECT_THRESHOLD * data_range
+    return above.any(axis=tuple(a for a in range(truth.ndim) if a != axis))
 
 
 def tv_z(volume):
@@ -71,7 +105,8 @@ def tv_z(volume):
 
 
 def metrics_table(results, seconds=None):
-    """A fixed-width text table: one row per method, PSNR (dB) and SSIM per plane.
+    """A fixed-width text table: one row per method, PSNR (dB) and SSIM per plane (and of the
+    whole volume when every result has it).
 
     Args:
         results: ``{method name: plane_metrics(...)}``, rows in this order.
@@ -84,14 +119,15 @@ def metrics_table(results, seconds=None):
     if unknown:
         raise ValueError(f"seconds names methods that results lacks: {sorted(unknown)}")
     width = max(len("method"), *(len(str(method)) for method in results))
-    header = [" " * width + "".join(f"  {plane:^15}" for plane in PLANES),
-              f"{'method':<{width}}" + f"  {'PSNR':>7} {'SSIM':>7}" * len(PLANES)]
+    columns = [*PLANES, *(["volume"] if all("volume" in r for r in results.values()) else [])]
+    header = [" " * width + "".join(f"  {plane:^15}" for plane in columns),
+              f"{'method':<{width}}" + f"  {'PSNR':>7} {'SSIM':>7}" * len(columns)]
     if seconds is not None:
         header[1] += f"  {'time [s]':>9}"
     lines = list(header)
     for method, planes in results.items():
         try:
-            cells = [(planes[plane]["psnr"], planes[plane]["ssim"]) for plane in PLANES]
+            cells = [(planes[plane]["psnr"], planes[plane]["ssim"]) for plane in columns]
         except (KeyError, TypeError) as err:
             raise ValueError(
                 f"results[{method!r}] must map each of {list(PLANES)} "

@@ -13,7 +13,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 @pytest.mark.parametrize("script, expected", [
     ("quality.py", "| dbpp |"),
     ("operators.py", "speed-up"),
-    ("priors.py", "gain blend (dB)"),
+    ("priors.py", "gain adj (dB)"),
 ])
 def test_quick_mode_runs(script, expected):
     done = subprocess.run([sys.executable, str(BENCHMARKS / script), "--quick"],

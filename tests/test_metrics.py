@@ -17,7 +17,8 @@ def truth():
 def test_constant_error_gives_the_analytic_psnr_on_every_plane(truth):
     # MSE = 0.1² = 0.01 with a peak of 1 → 10·log10(1 / 0.01) = 20 dB
     metrics = plane_metrics(truth + 0.1, truth, data_range=1.0)
-    assert list(metrics) == list(PLANE_NAMES)
+    assert list(metrics) == [*PLANE_NAMES, "volume"]
+    assert metrics["volume"]["psnr"] == pytest.approx(20.0)
     for plane in PLANE_NAMES:
         assert metrics[plane]["psnr"] == pytest.approx(20.0)
 
@@ -46,15 +47,17 @@ def test_error_in_one_axial_slice_separates_the_planes(truth):
 
 def test_identical_volumes(truth):
     metrics = plane_metrics(torch.from_numpy(truth), torch.from_numpy(truth), data_range=1.0)
-    for plane in PLANE_NAMES:
-        assert metrics[plane] == {"psnr": math.inf, "ssim": pytest.approx(1.0)}
+    for plane in (*PLANE_NAMES, "volume"):
+        assert metrics[plane]["psnr"] == math.inf
+        assert metrics[plane]["ssim"] == pytest.approx(1.0)
 
 
 def test_ssim_falls_with_noise_and_rises_with_data_range(truth):
     noise = np.random.default_rng(1).normal(size=truth.shape)
 
     def axial_ssim(scale, data_range):
-        return plane_metrics(truth + scale * noise, truth, data_range=data_range)["axial"]["ssim"]
+        return plane_metrics(truth + scale * noise, truth, data_range=data_range,
+                             slices="all")["axial"]["ssim"]
 
     assert axial_ssim(0.2, 1.0) < axial_ssim(0.05, 1.0) < 1.0
     assert axial_ssim(0.05, 1.0) < axial_ssim(0.05, 100.0)
@@ -113,3 +116,31 @@ def test_table_refuses_incomplete_results():
     with pytest.raises(ValueError, match="SIRT"):
         fbp = {p: {"psnr": 1.0, "ssim": 0.5} for p in PLANE_NAMES}
         metrics_table({"FBP": fbp}, seconds={"SIRT": 1.0})
+
+
+def test_object_planes_skip_air_and_match_scikit_image_on_the_rest():
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    rng = np.random.default_rng(0)
+    truth = np.zeros((12, 10, 9))
+    truth[3:9, 2:8, 1:7] = rng.uniform(0.2, 1.0, (6, 6, 6))          # the object
+    recon = truth + 0.05 * rng.standard_normal(truth.shape)
+    recon[:3] = 0.0                                                   # exact zeros in air
+    metrics = plane_metrics(recon, truth, data_range=1.0)
+    assert metrics["axial"]["slices"] == 6 and metrics["coronal"]["slices"] == 6
+    expected = np.mean([peak_signal_noise_ratio(truth[z], recon[z], data_range=1.0)
+                        for z in range(3, 9)])
+    assert metrics["axial"]["psnr"] == pytest.approx(expected)
+    ssim = np.mean([structural_similarity(truth[z], recon[z], data_range=1.0, win_size=7)
+                    for z in range(3, 9)])
+    assert metrics["axial"]["ssim"] == pytest.approx(ssim)
+    everything = plane_metrics(recon, truth, data_range=1.0, slices="all")
+    assert everything["axial"]["psnr"] == np.inf          # air slices matched exactly
+    assert metrics["volume"]["psnr"] == pytest.approx(
+        peak_signal_noise_ratio(truth, recon, data_range=1.0))
+    assert metrics["volume"]["ssim"] == pytest.approx(
+        structural_similarity(truth, recon, data_range=1.0, win_size=7))
+    with pytest.raises(ValueError, match="slices"):
+        plane_metrics(recon, truth, data_range=1.0, slices="some")
+    with pytest.raises(ValueError, match="contains an object"):
+        plane_metrics(recon, np.zeros_like(truth), data_range=1.0)
