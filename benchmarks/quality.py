@@ -9,16 +9,20 @@ For each scan — 4, 6 and 8 parallel views, a 90° limited-angle parallel scan,
 views (:data:`~diffblend_astra.experiment.SCANS`) — every method reconstructs the same
 held-out phantoms (never used in training). All diffusion methods get the same number of
 network evaluations (NFE) and priors of the same size trained for the same number of steps
-(``benchmarks/train_weights.py``). Reported: PSNR/SSIM per plane (mean ± std over volumes,
-fixed data range [0, 1]), TV-z against the ground truth's, seconds per volume. Ablations on
-8 views: adjacency + cross vs adjacency-only vs a fixed partition, 2 or 10 CG iterations
-instead of 5, DDS's TV-z step added to DB++, deterministic DDIM (η = 0); PSNR versus NFE.
+(``benchmarks/train_weights.py``). Reported: PSNR/SSIM per plane over the planes that
+contain the object and of the whole volume (mean ± std over volumes, fixed data range
+[0, 1]; :func:`~diffblend_astra.metrics.plane_metrics`), TV-z against the ground truth's,
+seconds per volume. Networks run in the solver's default precision (bf16 autocast where the
+CPU has it). Ablations of DiffusionBlend++ on 8 views (:data:`ABLATIONS`): partition
+schedules, partition averaging, CG strength, TV-z weight, correlated re-noising, a CGLS warm
+start, η; and every method at other NFE for the comparison at equal wall time.
 
 Every (scan, method, volume, NFE) result is appended to ``quality_records.jsonl`` with a
-digest of the weights it used, so a run can be split over processes, stopped and resumed:
-results already recorded for the same weights are not recomputed. The tables are printed
-and written into the "quality" section of ``benchmarks/RESULTS.md`` from all matching
-records.
+digest of the weights and of the method's definition, so a run can be split over
+processes, stopped and resumed: results already recorded for the same weights and
+definition are not recomputed. Records of an older protocol (metrics over all slices, no
+volume metrics) stay in the file and are ignored. The tables are printed and written into
+the "quality" section of ``benchmarks/RESULTS.md`` from all matching records.
 """
 
 from __future__ import annotations
@@ -30,38 +34,55 @@ import json
 import os
 import platform
 import sys
+from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from diffblend_astra.checkpoint import bundled_path
-from diffblend_astra.experiment import SCANS, evaluate_method, evaluate_solver, make_case
-from diffblend_astra.methods import DDS_TV_Z, load_prior
+from diffblend_astra.experiment import SCANS, evaluate_method, make_case
+from diffblend_astra.methods import DDS_TV_Z, DIFFUSION
 from diffblend_astra.metrics import tv_z
 from diffblend_astra.partition import PartitionSchedule
-from diffblend_astra.priors import BlendPrior
 from results_file import update_section
 
 RECORDS = Path(__file__).with_name("quality_records.jsonl")
+PROTOCOL = 2
+"""2: object-plane and whole-volume metrics, networks in the solver's default precision."""
 PLANES = ("axial", "coronal", "sagittal")
+COLUMNS = (*PLANES, "volume")
 CORE = ("fbp", "cgls", "admm-tv", "dds2d", "dds", "db", "dbpp")
 EXTRA = ("fbp-unet", "mbir", "tpdm", "padis")
 EXTRA_SCANS = ("parallel-8",)
 """The costly comparison systems (mbir, tpdm, padis) run on these scans only (CPU budget);
 fbp-unet runs on every scan it has bundled weights for."""
 ABLATION_SCAN, ABLATION_VOLUMES, ABLATION_NFE = "parallel-8", 2, (10, 25, 100)
+_DBPP = DIFFUSION["dbpp"]
 ABLATIONS = {
-    "dbpp/adjacency-only": dict(partitions=PartitionSchedule(cross_every=0)),
-    "dbpp/fixed-partition": dict(partitions=PartitionSchedule(cross_every=0,
-                                                              random_offsets=False)),
-    "dbpp/cg-2": dict(cg_iters=2),
-    "dbpp/cg-10": dict(cg_iters=10),
-    "dbpp/tv-z": dict(tv_z=DDS_TV_Z),
-    "dbpp/eta-0": dict(eta=0.0),
+    "dbpp/adjacency-only": replace(_DBPP, partitions=replace(_DBPP.partitions, cross_every=0)),
+    "dbpp/fixed-partition": replace(_DBPP, partitions=replace(
+        _DBPP.partitions, cross_every=0, random_offsets=False)),
+    "dbpp/avg-1": replace(_DBPP, partitions=replace(_DBPP.partitions, averaged=1)),
+    "dbpp/avg-3": replace(_DBPP, partitions=replace(_DBPP.partitions, averaged=3)),
+    "dbpp/no-tv-z": replace(_DBPP, tv_z=None),
+    "dbpp/dds-tv-z": replace(_DBPP, tv_z=DDS_TV_Z),
+    "dbpp/weak-tv-z": replace(_DBPP, tv_z=(DDS_TV_Z[0], DDS_TV_Z[1] / 4)),
+    "dbpp/corr-0": replace(_DBPP, noise_correlation=0.0),
+    "dbpp/corr-0.5": replace(_DBPP, noise_correlation=0.5),
+    "dbpp/warm-600": replace(_DBPP, warm_start=600),
+    "dbpp/no-warm": replace(_DBPP, warm_start=None),
+    "dbpp/cg-2": (_DBPP, dict(cg_iters=2)),
+    "dbpp/cg-10": (_DBPP, dict(cg_iters=10)),
+    "dbpp/eta-0": (_DBPP, dict(eta=0.0)),
+    "dbpp/fp32": (_DBPP, dict(precision="fp32")),
 }
-"""DB++ variants: partition schedules, data-consistency strength, DDS's TV-z step added,
-the DDIM noise η."""
+"""Variants of the default DiffusionBlend++ (:data:`~diffblend_astra.methods.DIFFUSION`):
+each changes one option — a :class:`~diffblend_astra.methods.DiffusionMethod` field, or
+(method, solver options). A variant equal to the default measures nothing new but costs
+nothing either: its records are its own."""
+NFE_METHODS = ("dbpp", "dds", "dds2d")
+"""Run at every NFE of ``ABLATION_NFE`` too: the comparison at equal wall time."""
 WEIGHTS = {"dds2d": ("slice",), "dds": ("slice",), "mbir": ("slice",), "db": ("conditional",),
            "dbpp": ("blend",), "tpdm": ("slice", "slice-coronal"), "padis": ("patch",)}
 
@@ -90,7 +111,7 @@ def main(argv=None) -> int:
             volumes = range(min(args.volumes, ABLATION_VOLUMES))
             _run(args.records, ABLATION_SCAN, list(ABLATIONS), volumes, args.steps)
             for nfe in ABLATION_NFE:
-                _run(args.records, ABLATION_SCAN, ["dbpp"], volumes, nfe)
+                _run(args.records, ABLATION_SCAN, list(NFE_METHODS), volumes, nfe)
     text = report(_read(args.records), args.volumes, args.steps)
     print(text)
     update_section("quality", text)
@@ -117,7 +138,8 @@ def _run(path: Path, scan: str, methods, volumes, steps: int) -> None:
                 print(f"skipped {scan} {method}: {missing}", flush=True)
                 continue
             record = {"scan": scan, "method": method, "volume": index, "nfe": steps,
-                      "weights": weights}
+                      "weights": weights, "protocol": PROTOCOL,
+                      "definition": _definition(method)}
             if _key(record) in done:
                 continue
             case = case or make_case(index=index, **SCANS[scan])
@@ -125,36 +147,33 @@ def _run(path: Path, scan: str, methods, volumes, steps: int) -> None:
             record.update(result, date=str(datetime.date.today()), machine=_machine())
             with open(path, "a") as f:          # one short line per write: safe to share
                 f.write(json.dumps(record) + "\n")
-            print(f"{scan} {method} volume {index}: " + ", ".join(
-                f"{p} {result['metrics'][p]['psnr']:.2f} dB" for p in PLANES)
+            print(f"{scan} {method} nfe {steps} volume {index}: " + ", ".join(
+                f"{p} {result['metrics'][p]['psnr']:.2f} dB" for p in COLUMNS)
                   + f" ({result['seconds']:.0f} s)", flush=True)
 
 
 def _evaluate(case, method: str, index: int, steps: int) -> dict:
     """Metrics of one reconstruction (``method`` may name an ablation)."""
+    options = {}
     if method in ABLATIONS:
-        options = {k: v for k, v in ABLATIONS[method].items() if k != "partitions"}
-        result = evaluate_solver(case, _ablation_prior(method), steps=steps, seed=index,
-                                 **options)
-    else:       # DiffusionMBIR's predictor–corrector steps take 2 network evaluations each
-        steps = steps // 2 if method == "mbir" else steps
-        result = evaluate_method(case, method, steps=steps, seed=index)
+        method, options = (ABLATIONS[method] if isinstance(ABLATIONS[method], tuple)
+                           else (ABLATIONS[method], {}))
+    elif method == "mbir":  # DiffusionMBIR's predictor–corrector steps: 2 evaluations each
+        steps = steps // 2
+    result = evaluate_method(case, method, steps=steps, seed=index, **options)
     return {"metrics": result["metrics"], "tv_z": float(result["tv_z"]),
             "seconds": result["seconds"], "truth_tv_z": float(tv_z(case.truth))}
 
 
-@lru_cache(maxsize=None)
-def _ablation_prior(method: str) -> BlendPrior:
-    """The bundled blend prior with the partition schedule of ``method``."""
-    bundled = load_prior("blend")
-    partitions = ABLATIONS[method].get("partitions", PartitionSchedule())
-    return BlendPrior(bundled.network, partitions=partitions,
-                      schedule=bundled.schedule, window=bundled.window)
+def _definition(method: str) -> str:
+    """What the method name stands for today (its registry entry or ablation), digested."""
+    spec = ABLATIONS.get(method, DIFFUSION.get(method, method))
+    return hashlib.sha256(repr(spec).encode()).hexdigest()[:12]
 
 
 def _key(record: dict) -> tuple:
     return (record["scan"], record["method"], record["volume"], record["nfe"],
-            record["weights"])
+            record["weights"], record.get("protocol", 1), record.get("definition"))
 
 
 @lru_cache(maxsize=None)
@@ -176,7 +195,9 @@ def _read(path: Path) -> list[dict]:
 
 def report(records: list[dict], volumes: int, steps: int) -> str:
     """The markdown of the "quality" section from the records of the current weights."""
-    current = [r for r in records if r["weights"] == _current_digest(r)]
+    current = [r for r in records if r.get("protocol") == PROTOCOL
+               and r["weights"] == _current_digest(r) and r["definition"] == _definition(
+                   r["method"])]
     sections = [_header(current, volumes, steps)]
     for scan in SCANS:
         rows = {}
@@ -208,9 +229,13 @@ def _header(records, volumes, steps) -> str:
             f"`benchmarks/quality_records.jsonl`; `--report` rebuilds this section). Up to "
             f"{volumes} held-out phantoms of 64×64×64 (`phantoms.held_out_seeds`, never used "
             f"in training), noiseless projections, {steps} network evaluations for every "
-            f"diffusion method (mbir: half as many predictor–corrector steps), bundled weights (`benchmarks/train_weights.py`: 1.1 M-parameter "
-            f"priors, 4,000 steps each). PSNR [dB] / SSIM per plane averaged over the slices of "
-            f"that plane, mean ± std over volumes (n), fixed data range [0, 1]. Times are "
+            f"diffusion method (mbir: half as many predictor–corrector steps), networks in "
+            f"bf16 autocast where the CPU has it, bundled weights (`benchmarks/train_weights.py`"
+            f": 1.1 M-parameter 2D and conditional priors, 4,000 steps each; the 3-slice "
+            f"`blend` prior is the 2D one inflated to 9.8 M parameters and fine-tuned, its "
+            f"steps in `benchmarks/priors.py`'s section). PSNR [dB] / SSIM per plane averaged "
+            f"over the slices of that plane **that contain the object**, and of the whole "
+            f"volume; mean ± std over volumes (n), fixed data range [0, 1]. Times are "
             f"wall-clock seconds per volume on a machine shared with other jobs: compare "
             f"within a table only. The comparison systems mbir, tpdm and padis run on "
             f"{', '.join(EXTRA_SCANS)} only, fbp-unet on the scans it was trained for.")
@@ -222,12 +247,12 @@ def _machine() -> str:
 
 def _scan_table(scan: str, rows: dict, truth_tv: float) -> str:
     lines = [f"### {scan}", "",
-             "| method | n | " + " | ".join(f"{p} PSNR | {p} SSIM" for p in PLANES)
+             "| method | n | " + " | ".join(f"{p} PSNR | {p} SSIM" for p in COLUMNS)
              + " | TV-z (truth {:.4f}) | s / volume |".format(truth_tv),
-             "|---" * (3 + 2 * len(PLANES)) + "|---|"]
+             "|---" * (3 + 2 * len(COLUMNS)) + "|---|"]
     for method, runs in rows.items():
         cells = []
-        for plane in PLANES:
+        for plane in COLUMNS:
             for metric in ("psnr", "ssim"):
                 values = [r["metrics"][plane][metric] for r in runs]
                 digits = 2 if metric == "psnr" else 3
@@ -241,7 +266,8 @@ def _scan_table(scan: str, rows: dict, truth_tv: float) -> str:
 
 def _ablation_table(records, steps) -> str:
     """DB++ on the ablation scan: the variants at ``steps`` NFE, then PSNR versus NFE."""
-    runs = [(m, steps) for m in ("dbpp", *ABLATIONS)] + [("dbpp", n) for n in ABLATION_NFE]
+    runs = ([(m, steps) for m in ("dbpp", *ABLATIONS)]
+            + [(m, n) for m in NFE_METHODS for n in ABLATION_NFE])
     lines = []
     for method, nfe in runs:
         found = {r["volume"]: r for r in records if r["scan"] == ABLATION_SCAN
@@ -249,15 +275,18 @@ def _ablation_table(records, steps) -> str:
                  and r["volume"] < ABLATION_VOLUMES}
         if found:
             psnr = {p: np.mean([r["metrics"][p]["psnr"] for r in found.values()])
-                    for p in PLANES}
+                    for p in COLUMNS}
             seconds = np.mean([r["seconds"] for r in found.values()])
             lines.append(f"| {method} | {nfe} | {len(found)} | "
-                         + " | ".join(f"{psnr[p]:.2f}" for p in PLANES) + f" | {seconds:.1f} |")
+                         + " | ".join(f"{psnr[p]:.2f}" for p in COLUMNS)
+                         + f" | {seconds:.1f} |")
     if not lines:
         return ""
-    return "\n".join([f"### Ablations (DB++, {ABLATION_SCAN}, volumes 0–{ABLATION_VOLUMES - 1})",
-                      "", "| variant | NFE | n | axial PSNR | coronal PSNR | sagittal PSNR "
-                      "| s / volume |", "|---|---|---|---|---|---|---|", *lines])
+    return "\n".join([f"### Ablations and NFE ({ABLATION_SCAN}, volumes 0–"
+                      f"{ABLATION_VOLUMES - 1})", "",
+                      "| variant | NFE | n | axial PSNR | coronal PSNR | sagittal PSNR "
+                      "| volume PSNR | s / volume |", "|---|---|---|---|---|---|---|---|",
+                      *lines])
 
 
 if __name__ == "__main__":

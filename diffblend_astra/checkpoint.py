@@ -97,6 +97,43 @@ def read_tensors(path) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, meta
 
 
+def write_state(path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    """Write a resumable training state as **one** file, atomically: the tensors, with
+    ``meta`` as JSON in the safetensors header, so weights and step can never disagree."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    with atomic_write(path) as tmp:
+        save_file(contiguous, str(tmp), metadata={"state": json.dumps(meta)})
+
+
+def read_state(path) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a state written by :func:`write_state` (or by older versions, with a JSON
+    sidecar); ``ValueError`` unless it holds ``step``, ``config`` and ``param_groups``."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            embedded = (f.metadata() or {}).get("state")
+    except Exception as err:      # safetensors raises its own error types
+        raise ValueError(f"cannot resume from {path}: not a valid safetensors file "
+                         f"({err})") from None
+    if embedded is None:
+        tensors, meta = read_tensors(path)
+    else:
+        from safetensors.torch import load_file
+
+        tensors, meta = load_file(str(path)), json.loads(embedded)
+    for key, kind in (("step", int), ("config", dict), ("param_groups", list)):
+        if not isinstance(meta.get(key), kind) or (key == "step" and meta[key] < 0):
+            raise ValueError(f"cannot resume from {path}: it has no valid {key!r} "
+                             f"({kind.__name__} expected); restore the run's state or start "
+                             "a new run in another folder")
+    return tensors, meta
+
+
 def save_checkpoint(path, network: EpsilonNetwork, *, prior_kind: str, schedule: VPSchedule,
                     window: IntensityWindow, training: dict | None = None) -> Path:
     """Save ``network`` (its weights only) with its sidecar; returns the weights path."""

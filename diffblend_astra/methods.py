@@ -31,12 +31,17 @@ from dataclasses import dataclass
 import torch
 
 from . import baselines
+from .partition import PartitionSchedule
 from .priors import load_prior
 from .solver import DiffusionBlendSolver
 
+CGLS_ITERATIONS = 30
+"""Early stopping of CGLS as a method and as the warm start of the diffusion methods."""
+
 CLASSICAL = {
     "fbp": lambda op, y, progress: baselines.fbp(op, y),
-    "cgls": lambda op, y, progress: baselines.cgls(op, y, iterations=30, progress=progress),
+    "cgls": lambda op, y, progress: baselines.cgls(op, y, iterations=CGLS_ITERATIONS,
+                                                   progress=progress),
     "sirt": lambda op, y, progress: baselines.sirt(op, y, iterations=200, progress=progress),
     "admm-tv": lambda op, y, progress: baselines.admm_tv(op, y, progress=progress),
 }
@@ -44,10 +49,34 @@ CLASSICAL = {
 
 @dataclass(frozen=True)
 class DiffusionMethod:
-    """A diffusion method: which prior kind and which data-consistency step."""
+    """A diffusion method: the prior kind, its data-consistency step and sampling options.
+
+    ``tv_z``: ``(ρ, λ)`` of the ADMM-TV-z data step, ``None`` for plain CG;
+    ``partitions``: the partition schedule of a ``blend`` prior (random offsets, cross every
+    second step, ``averaged`` partitions per step); ``noise_correlation``: correlation of the
+    re-noising noise between neighbouring slices; ``warm_start``: start at this timestep from
+    the CGLS reconstruction (SDEdit-style) instead of pure noise at ``T − 1``.
+    """
 
     prior_kind: str
     tv_z: tuple[float, float] | None = None
+    partitions: PartitionSchedule = PartitionSchedule()
+    noise_correlation: float = 0.0
+    warm_start: int | None = None
+
+    def solve(self, operator, y, *, checkpoint=None, steps: int = 50, seed: int = 0,
+              samples: int = 1, device="cpu", progress: bool = False, **solver_options):
+        """Reconstruct ``y`` (see :func:`run_method`)."""
+        extra = {"partitions": self.partitions} if self.prior_kind == "blend" else {}
+        prior = load_prior(self.prior_kind, checkpoint, device, **extra)
+        options = {"tv_z": self.tv_z, "noise_correlation": self.noise_correlation,
+                   "start_timestep": self.warm_start, **solver_options}
+        solver = DiffusionBlendSolver(operator, prior, steps=steps, **options)
+        x_init = None
+        if self.warm_start is not None:
+            x_init = baselines.cgls(operator, y, iterations=CGLS_ITERATIONS)
+        return solver.reconstruct(y, x_init=x_init, seed=seed, samples=samples,
+                                  progress=progress)
 
 
 DDS_TV_Z = (2e-2, 4e-4)
@@ -70,16 +99,20 @@ DEFAULT_STEPS = 50
 """Network evaluations of the diffusion methods by default (the paper uses 200 on GPUs)."""
 
 
-def run_method(name: str, operator, y: torch.Tensor, *, checkpoint=None,
+def run_method(name: str | DiffusionMethod, operator, y: torch.Tensor, *, checkpoint=None,
                steps: int = DEFAULT_STEPS, seed: int = 0, samples: int = 1,
                device: str | torch.device = "cpu", progress: bool = False, **solver_options):
-    """Reconstruct ``y`` with the method ``name`` (one of :data:`METHODS`).
+    """Reconstruct ``y`` with the method ``name`` (one of :data:`METHODS`, or a
+    :class:`DiffusionMethod` built for an experiment).
 
     ``checkpoint`` (a path) replaces the bundled weights of a diffusion method; ``steps``,
     ``seed``, ``samples`` and ``solver_options`` (e.g. ``cg_iters``, ``eta``, ``tv_z``,
     ``weights``) go to :class:`~.solver.DiffusionBlendSolver`. Returns the volume, or
     ``(mean, std)`` when ``samples > 1``.
     """
+    if isinstance(name, DiffusionMethod):
+        return name.solve(operator, y, checkpoint=checkpoint, steps=steps, seed=seed,
+                          samples=samples, device=device, progress=progress, **solver_options)
     if name in CLASSICAL:
         if samples != 1:
             raise ValueError(f"--samples applies to diffusion methods, not to {name!r}")
@@ -93,8 +126,6 @@ def run_method(name: str, operator, y: torch.Tensor, *, checkpoint=None,
                                    device=device, progress=progress)
     if name not in DIFFUSION:
         raise ValueError(f"unknown method {name!r}; choose one of {', '.join(METHODS)}")
-    method = DIFFUSION[name]
-    prior = load_prior(method.prior_kind, checkpoint, device)
-    options = {"tv_z": method.tv_z, **solver_options}
-    solver = DiffusionBlendSolver(operator, prior, steps=steps, **options)
-    return solver.reconstruct(y, seed=seed, samples=samples, progress=progress)
+    return DIFFUSION[name].solve(operator, y, checkpoint=checkpoint, steps=steps, seed=seed,
+                                 samples=samples, device=device, progress=progress,
+                                 **solver_options)

@@ -39,8 +39,8 @@ def plane_metrics(recon, truth, *, data_range, slices="object"):
         recon, truth: ``(Z, Y, X)`` NumPy arrays or torch tensors of one shape, same units.
         data_range: the intensity range of the data in those units (positive, finite), used as
             the PSNR peak and SSIM's ``data_range``.
-        slices: ``"object"`` (the slices that contain the object, :func:`object_slices`) or
-            ``"all"``.
+        slices: ``"object"`` (the slices that contain the object, :func:`object_slices`;
+            every slice when the truth is flat) or ``"all"``.
 
     Returns:
         ``{"axial": {"psnr": float, "ssim": float, "slices": int}, "coronal": {...},
@@ -66,10 +66,8 @@ def plane_metrics(recon, truth, *, data_range, slices="object"):
     for plane, axis in PLANES.items():
         keep = (object_slices(truth, axis, data_range) if slices == "object"
                 else np.ones(truth.shape[axis], dtype=bool))
-        if not keep.any():
-            raise ValueError(f"no {plane} slice of the truth contains an object (every voxel "
-                             f"within {OBJECT_THRESHOLD:g} x data_range of its minimum); "
-                             f"use slices='all'")
+        if not keep.any():          # a flat truth has no object: every slice counts
+            keep = np.ones(truth.shape[axis], dtype=bool)
         r, t = np.compress(keep, recon, axis=axis), np.compress(keep, truth, axis=axis)
         results[plane] = {"psnr": float(np.mean(_slice_psnr(r, t, axis, data_range))),
                           "ssim": _mean_ssim(r, t, axis, data_range, window),

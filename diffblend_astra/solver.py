@@ -140,7 +140,7 @@ class DiffusionBlendSolver:
             x = noise                                           # x_T ~ N(0, I)
         else:
             x = add_noise(window.to_network(x_init), noise, self.alpha_bar[timesteps[0]])
-        label = "reconstruct" + (f" {index + 1}/{samples}" if samples > 1 else "")
+        label = "diffusion steps" + (f", sample {index + 1}/{samples}" if samples > 1 else "")
         for step, t in enumerate(tqdm(timesteps, desc=label, disable=not progress)):
             with autocast(self.precision, x.device):
                 eps = self.prior.predict_noise(x, t, step, generator)   # blended ε̂(x_t)
@@ -150,12 +150,12 @@ class DiffusionBlendSolver:
             x0 = consistency.step(window.to_physical(x0))            # CG towards Aᵀy
             if callback is not None:
                 callback(step, x0)
-            if step == len(timesteps) - 1:
-                return x0
-            z = slice_correlated_noise(shape, self.noise_correlation, generator=generator,
-                                       device=y.device, dtype=DTYPE)
-            x = ddim_step(window.to_network(x0), eps,                # re-noise to t_next
-                          self.alpha_bar[timesteps[step + 1]], self.eta, z)
+            if step < len(timesteps) - 1:
+                z = slice_correlated_noise(shape, self.noise_correlation, generator=generator,
+                                           device=y.device, dtype=DTYPE)
+                x = ddim_step(window.to_network(x0), eps,            # re-noise to t_next
+                              self.alpha_bar[timesteps[step + 1]], self.eta, z)
+        return x0
 
     def _timesteps(self, warm: bool) -> list[int]:
         if not warm or self.start_timestep is None:

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .checkpoint import read_tensors, save_checkpoint, write_tensors
+from .checkpoint import read_state, save_checkpoint, write_state
 from .diffusion import VPSchedule, add_noise
 from .networks import PRIOR_CHANNELS, EpsilonNetwork, named_config
 from .normalization import IntensityWindow
@@ -229,12 +229,12 @@ def _save_state(path, net, ema, optimizer, config, step):
     for index, slots in opt["state"].items():
         tensors.update({f"opt.{index}.{name}": torch.as_tensor(value)
                         for name, value in slots.items()})
-    write_tensors(path, tensors, {"step": step, "config": asdict(config),
+    write_state(path, tensors, {"step": step, "config": asdict(config),
                                   "param_groups": opt["param_groups"]})
 
 
 def _load_state(path, net, ema, optimizer, config) -> int:
-    tensors, meta = read_tensors(path)
+    tensors, meta = read_state(path)
     if _resumable(meta.get("config")) != _resumable(asdict(config)):
         raise ValueError(f"cannot resume from {path}: it was written by a run with another "
                          f"configuration ({meta.get('config')})")

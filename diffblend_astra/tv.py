@@ -21,6 +21,7 @@ import torch
 
 from .cg import conjugate_gradient
 from .conventions import DTYPE
+from .operators.inputs import as_input
 from .operators.base import power_iteration_norm
 
 
@@ -91,13 +92,7 @@ def isotropic_shrink(g, thresh):
 # --- operator helpers -----------------------------------------------------------------------
 
 def _as_checked(t, shape, name, space):
-    t = torch.as_tensor(t, dtype=DTYPE)
-    if tuple(t.shape) != tuple(shape):
-        raise ValueError(f"{name} must have the operator's {space} shape {tuple(shape)}, "
-                         f"got {tuple(t.shape)}")
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return t
+    return as_input(t, shape, name, f"the operator's {space}")
 
 
 def as_measurement(operator, y, name="y"):

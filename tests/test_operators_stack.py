@@ -15,12 +15,13 @@ tomo = pytest.importorskip("odl.applications.tomo")
 
 
 def odl_twin(proj_geom, slices):
-    """The ODL RayTransform of ASTRA's parallel geometry, stacked over ``slices``."""
+    """The ODL RayTransform of ASTRA's parallel geometry, stacked over ``slices`` (angles
+    + π/2 on raw ODL arrays, so the slices go in as they are: ``transpose=False``)."""
     space = odl.uniform_discr([-32, -32], [32, 32], (64, 64), dtype="float32")
     angles = odl.nonuniform_partition(np.asarray(proj_geom["ProjectionAngles"]) + np.pi / 2)
     geometry = tomo.Parallel2dGeometry(angles, odl.uniform_partition(-48, 48, 96))
     return stack_slices(as_operator(tomo.RayTransform(space, geometry, impl="astra_cpu")),
-                        slices)
+                        slices, transpose=False)
 
 
 @pytest.fixture(scope="module")

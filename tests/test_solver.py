@@ -111,7 +111,7 @@ def test_bad_input_is_refused_before_any_work():
     op = underdetermined()
     net = RecordingNetwork()
     solver = DiffusionBlendSolver(op, BlendPrior(net), steps=2)
-    with pytest.raises(ValueError, match=r"range shape \(162,\)"):
+    with pytest.raises(ValueError, match=r"shape \(162,\) \(the operator.s range"):
         solver.reconstruct(torch.zeros(5), progress=False)
     y = op(truth())
     y[0] = float("nan")
@@ -151,3 +151,11 @@ def test_correlated_noise_changes_the_sample_and_zero_is_the_default():
     default = DiffusionBlendSolver(op, prior, steps=4, precision="fp32").reconstruct(
         op(x), seed=0, progress=False)
     assert torch.equal(default, runs[0.0]) and not torch.equal(runs[0.0], runs[0.8])
+
+
+def test_progress_bar_reaches_the_last_step(capsys):
+    x = truth()
+    op = underdetermined()
+    DiffusionBlendSolver(op, BlendPrior(RecordingNetwork()), steps=4).reconstruct(op(x), seed=0)
+    err = capsys.readouterr().err
+    assert "diffusion steps" in err and "4/4" in err

@@ -134,3 +134,18 @@ def test_flips_are_left_right_only():
 def test_precision_is_checked():
     with pytest.raises(ValueError, match="precision"):
         TrainConfig(precision="fp16")
+
+
+def test_training_state_is_one_file_and_a_torn_legacy_pair_is_refused(tmp_path):
+    from diffblend_astra.checkpoint import read_state, write_tensors
+
+    data = [torch.from_numpy(v) for v in phantom_volumes(training_seeds(1), (4, 64, 64))]
+    config = TrainConfig(prior_kind="slice", steps=1, batch_size=2, precision="fp32")
+    train(data, tmp_path / "run", config, progress=False)
+    assert not (tmp_path / "run" / "state.json").exists()       # step lives in the weights file
+    assert read_state(tmp_path / "run" / "state.safetensors")[1]["step"] == 1
+    # an older state with a sidecar that lost its step (an interrupted write) is refused
+    write_tensors(tmp_path / "old" / "state.safetensors", {"x": torch.zeros(1)},
+                  {"config": {}, "param_groups": []})
+    with pytest.raises(ValueError, match="no valid 'step'"):
+        read_state(tmp_path / "old" / "state.safetensors")

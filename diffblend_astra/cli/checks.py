@@ -12,10 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-POISSON_MAX_RATE = 9.223372006484771e18
-"""The largest expected count the Poisson sampler handles: ``torch.poisson`` draws int64
-counts (rates near 2⁶³ ≈ 9.22e18 wrap to negative numbers) and NumPy refuses larger ``lam``
-(this value is NumPy's bound, 2⁶³ less ten standard deviations)."""
+from ..noise import POISSON_MAX_RATE
 
 MAX_PROJECTION = 1e12
 """The largest projection magnitude ``reconstruct`` accepts: beyond it the squared norms of

@@ -43,18 +43,12 @@ def register(sub) -> None:
 
 
 def check_resume_state(run_folder: Path) -> None:
-    """Refuse a saved training state whose sidecar lacks what resuming needs (one line)."""
-    from ..checkpoint import read_tensors, sidecar_path
+    """Refuse a saved training state that lacks what resuming needs (one line)."""
+    from ..checkpoint import read_state
 
     state = run_folder / "state.safetensors"
-    if not state.is_file():
-        return
-    _, meta = read_tensors(state)
-    for key, kind in (("step", int), ("config", dict), ("param_groups", list)):
-        if not isinstance(meta.get(key), kind) or (key == "step" and meta[key] < 0):
-            raise ValueError(f"cannot resume from {state}: its sidecar {sidecar_path(state)} "
-                             f"has no valid {key!r} ({kind.__name__} expected); restore the "
-                             "run's state files or start a new run in another folder")
+    if state.is_file():
+        read_state(state)
 
 
 def run(args) -> None:
