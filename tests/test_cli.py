@@ -41,7 +41,12 @@ def test_simulate_reconstruct_evaluate(scan):
                "--json", scan / "m.json")
     key = str(scan / "fbp.npy")                 # reconstructions are keyed by their path
     assert done.returncode == 0 and key in done.stdout
-    assert 12 < json.loads((scan / "m.json").read_text())[key]["axial"]["psnr"] < 30
+    metrics = json.loads((scan / "m.json").read_text())[key]
+    assert 12 < metrics["axial"]["psnr"] < 30 and 12 < metrics["volume"]["psnr"] < 30
+    done = cli("evaluate", scan / "volume.npy", scan / "fbp.npy", "--data-range", 0, 1,
+               "--slices", "all", "--json", scan / "all.json")
+    every = json.loads((scan / "all.json").read_text())[key]
+    assert done.returncode == 0 and every["coronal"]["slices"] >= metrics["coronal"]["slices"]
 
 
 def test_poisson_simulation_differs_from_clean(scan):

@@ -15,13 +15,17 @@ EXAMPLES = """\
 
 
 def register(sub) -> None:
-    p = subparser(sub, "evaluate", "per-plane (axial, coronal, sagittal) PSNR/SSIM and TV-z "
-                  "of reconstructions against a ground truth", EXAMPLES)
+    p = subparser(sub, "evaluate", "per-plane (axial, coronal, sagittal) and whole-volume "
+                  "PSNR/SSIM and TV-z of reconstructions against a ground truth", EXAMPLES)
     p.add_argument("truth", type=Path, help="ground-truth volume")
     p.add_argument("reconstructions", type=Path, nargs="+",
                    help="volumes to evaluate; each is reported under its path as given")
     p.add_argument("--data-range", type=float, nargs=2, metavar=("LOW", "HIGH"), required=True,
                    help="fixed intensity range for PSNR/SSIM (the same for every method)")
+    p.add_argument("--slices", choices=("object", "all"), default="object",
+                   help="average each plane over the slices that contain the object (default; "
+                        "all-air slices would flatter a method that returns zeros there) or "
+                        "over all slices")
     p.add_argument("--json", type=Path,
                    help="also write the metrics to this JSON file (strict JSON: an exact "
                         "match's infinite PSNR is written as null)")
@@ -56,7 +60,7 @@ def run(args) -> None:
         if volume.shape != truth.shape:
             raise ValueError(f"{path} has shape {volume.shape}; the truth has {truth.shape}")
         check_finite(volume, str(path))
-        results[key] = plane_metrics(volume, truth, data_range=high - low)
+        results[key] = plane_metrics(volume, truth, data_range=high - low, slices=args.slices)
         summary[key] = {**results[key], "tv_z": tv_z(volume)}
     summary["ground_truth_tv_z"] = tv_z(truth)
     print(metrics_table(results))
