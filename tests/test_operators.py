@@ -138,3 +138,21 @@ def test_norm_estimate_matches_dense_svd(generator):
     exact = torch.linalg.svdvals(matrix)[0].item()
     estimate = op.norm_estimate(iters=50, generator=generator)
     assert estimate <= exact * (1 + 1e-5) and estimate > 0.99 * exact
+
+
+def test_adjointness_test_is_small_for_a_transpose_and_large_otherwise():
+    from diffblend_astra import as_operator
+    from diffblend_astra.operators import sparse_view
+
+    proj_geom, vol_geom = sparse_view(beam="parallel", views=8, shape=32)
+    op = as_operator(proj_geom, vol_geom, slices=3)
+    assert op.adjointness_test() < 1e-5
+    assert op.norm_estimate() > 0
+
+    class Wrong(type(op)):
+        def _adjoint(self, y):
+            return 2 * super()._adjoint(y)
+
+    wrong = op.__class__.__new__(Wrong)
+    wrong.__dict__.update(op.__dict__)
+    assert wrong.adjointness_test() > 0.1

@@ -78,6 +78,23 @@ class LinearOperator:
         return power_iteration_norm(self._forward, self._adjoint, self.domain_shape,
                                     iters=iters, generator=generator)
 
+    def adjointness_test(self, generator: torch.Generator | None = None) -> float:
+        """Relative mismatch ``|⟨Ax, y⟩ − ⟨x, Aᵀy⟩| / max(|⟨Ax, y⟩|, |⟨x, Aᵀy⟩|)`` for
+        random ``x``, ``y`` (standard normal, drawn from ``generator``).
+
+        About 1e-6 for an exact transpose in float32; the solver's CG assumes the adjoint is
+        the plain transpose, so check an operator of your own (ODL, tomosipo, a custom
+        class) before a long run. ASTRA's 3D back-projectors are only approximately the
+        adjoint (about 1e-2).
+        """
+        generator = generator or torch.Generator().manual_seed(0)
+        x = torch.randn(self.domain_shape, generator=generator, dtype=torch.float32)
+        y = torch.randn(self.range_shape, generator=generator, dtype=torch.float32)
+        ax, aty = self.forward(x), self.adjoint(y)
+        lhs = torch.sum(ax.double() * y.double())
+        rhs = torch.sum(x.double() * aty.double().to(x.device))
+        return float(abs(lhs - rhs) / max(abs(lhs), abs(rhs)))
+
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
