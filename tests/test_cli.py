@@ -149,3 +149,18 @@ def test_fine_tuning_starts_from_a_loaded_checkpoint(tmp_path):
                  TrainConfig(prior_kind="slice", steps=1, batch_size=1), network=network,
                  progress=False)
     assert path.is_file()
+
+
+def test_train_blend_from_a_slice_prior(scan, tmp_path):
+    from diffblend_astra.checkpoint import bundled_path, load_checkpoint
+
+    np.save(scan / "big.npy", phantom_volume(5, (12, 64, 64)))
+    done = cli("train", "--volumes", scan / "big.npy", "--prior", "blend", "--steps", 1,
+               "--batch-size", 2, "--from-slice", bundled_path("slice"), "--out",
+               tmp_path / "run", "--window", 0, 1)
+    assert done.returncode == 0, done.stderr[-2000:]
+    trained = load_checkpoint(tmp_path / "run" / "model.safetensors")
+    assert trained.prior_kind == "blend" and trained.network.config.block_out_channels[0] == 48
+    done = cli("train", "--volumes", scan / "big.npy", "--prior", "blend", "--steps", 1,
+               "--from-slice", tmp_path / "run" / "model.safetensors", "--out", tmp_path / "b")
+    assert done.returncode != 0 and "needs a 2D 'slice' checkpoint" in done.stderr

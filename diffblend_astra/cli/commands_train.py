@@ -10,6 +10,9 @@ EXAMPLES = """\
   diffblend-astra train --phantoms 64 --prior blend --steps 6000 --out runs/blend
   diffblend-astra train --volumes scans/ --window -1000 2000 --prior blend --out runs/mine
   diffblend-astra train --phantoms 64 --prior blend --steps 6000 --out runs/blend --resume
+  diffblend-astra train --volumes scans/ --window -1000 2000 --prior slice --out runs/slice
+  diffblend-astra train --volumes scans/ --window -1000 2000 --prior blend --lr 1e-4 \
+      --from-slice runs/slice/model.safetensors --out runs/blend
 """
 
 
@@ -33,13 +36,37 @@ def register(sub) -> None:
     p.add_argument("--lr", type=float, default=2e-4)
     p.add_argument("--checkpoint-every", type=positive_int, default=250)
     p.add_argument("--no-ema-warmup", action="store_true",
-                   help="constant EMA decay from the first step (how the bundled weights "
+                   help="constant EMA decay from the first step (how the bundled 2D weights "
                         "were trained)")
+    p.add_argument("--from-slice", type=Path, metavar="CHECKPOINT",
+                   help="start a blend or conditional prior from this trained 2D (slice) "
+                        "prior, inflated to three interleaved copies (how the bundled blend "
+                        "prior was trained; diffblend_astra.inflate)")
+    p.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                   help="bf16 autocast where the hardware has native bf16 (auto), or not")
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints)")
     p.add_argument("--resume", action="store_true",
                    help="continue the run in --out from its last checkpoint")
     add_common(p)
     p.set_defaults(run=run)
+
+
+def _inflated(path: Path, config):
+    """The 2D prior at ``path`` inflated to ``config.prior_kind`` (one-line errors)."""
+    import torch
+
+    from ..checkpoint import load_checkpoint
+    from ..inflate import inflate_slice_network
+
+    if config.prior_kind == "slice":
+        raise ValueError("--from-slice starts a blend or conditional prior; --prior slice "
+                         "trains the 2D prior itself")
+    base = load_checkpoint(path)
+    if base.prior_kind != "slice":
+        raise ValueError(f"--from-slice needs a 2D 'slice' checkpoint; {path} holds a "
+                         f"'{base.prior_kind}' prior")
+    return inflate_slice_network(base.network, config.prior_kind,
+                                 torch.Generator().manual_seed(config.seed))
 
 
 def check_resume_state(run_folder: Path) -> None:
@@ -84,7 +111,11 @@ def run(args) -> None:
     config = TrainConfig(prior_kind=args.prior, network=args.network, steps=args.steps,
                          batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
                          checkpoint_every=args.checkpoint_every,
-                         ema_warmup=not args.no_ema_warmup)
+                         ema_warmup=not args.no_ema_warmup, precision=args.precision)
+    network = None
+    if args.from_slice is not None:
+        network = _inflated(args.from_slice, config)
+        summary["initialised_from"] = {"weights": str(args.from_slice)}
     path = train(volumes, args.out, config, window=window, resume=args.resume,
-                 device=device, data_summary=summary)
+                 device=device, data_summary=summary, network=network)
     print(f"checkpoint written: {path}")
