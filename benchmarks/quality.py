@@ -57,23 +57,15 @@ EXTRA = ("fbp-unet", "mbir", "tpdm", "padis")
 EXTRA_SCANS = ("parallel-8",)
 """The costly comparison systems (mbir, tpdm, padis) run on these scans only (CPU budget);
 fbp-unet runs on every scan it has bundled weights for."""
-ABLATION_SCAN, ABLATION_VOLUMES, ABLATION_NFE = "parallel-8", 2, (10, 25, 100)
+ABLATION_SCAN, ABLATION_VOLUMES, ABLATION_NFE = "parallel-8", 2, (25, 100)
 _DBPP = DIFFUSION["dbpp"]
 ABLATIONS = {
-    "dbpp/adjacency-only": replace(_DBPP, partitions=replace(_DBPP.partitions, cross_every=0)),
-    "dbpp/fixed-partition": replace(_DBPP, partitions=replace(
-        _DBPP.partitions, cross_every=0, random_offsets=False)),
-    "dbpp/avg-1": replace(_DBPP, partitions=replace(_DBPP.partitions, averaged=1)),
-    "dbpp/avg-3": replace(_DBPP, partitions=replace(_DBPP.partitions, averaged=3)),
     "dbpp/no-tv-z": replace(_DBPP, tv_z=None),
-    "dbpp/dds-tv-z": replace(_DBPP, tv_z=DDS_TV_Z),
     "dbpp/weak-tv-z": replace(_DBPP, tv_z=(DDS_TV_Z[0], DDS_TV_Z[1] / 4)),
-    "dbpp/corr-0": replace(_DBPP, noise_correlation=0.0),
+    "dbpp/adjacency-only": replace(_DBPP, partitions=replace(_DBPP.partitions, cross_every=0)),
+    "dbpp/avg-3": replace(_DBPP, partitions=replace(_DBPP.partitions, averaged=3)),
     "dbpp/corr-0.5": replace(_DBPP, noise_correlation=0.5),
     "dbpp/warm-600": replace(_DBPP, warm_start=600),
-    "dbpp/no-warm": replace(_DBPP, warm_start=None),
-    "dbpp/cg-2": (_DBPP, dict(cg_iters=2)),
-    "dbpp/cg-10": (_DBPP, dict(cg_iters=10)),
     "dbpp/eta-0": (_DBPP, dict(eta=0.0)),
     "dbpp/fp32": (_DBPP, dict(precision="fp32")),
 }

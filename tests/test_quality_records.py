@@ -19,7 +19,7 @@ def quality(monkeypatch):
 
 
 def fake_result(psnr):
-    metrics = {p: {"psnr": psnr, "ssim": 0.5} for p in ("axial", "coronal", "sagittal")}
+    metrics = {p: {"psnr": psnr, "ssim": 0.5} for p in ("axial", "coronal", "sagittal", "volume")}
     return {"metrics": metrics, "tv_z": 0.01, "seconds": 1.0, "truth_tv_z": 0.02}
 
 
@@ -41,14 +41,21 @@ def test_a_resumed_run_computes_only_what_is_missing(quality, monkeypatch, tmp_p
 
 
 def test_the_report_ignores_records_of_other_weights_and_volumes(quality):
-    base = {"scan": "parallel-8", "nfe": 50, "date": "2026-01-01", "machine": "m"}
+    base = {"scan": "parallel-8", "nfe": 50, "date": "2026-01-01", "machine": "m",
+            "protocol": quality.PROTOCOL}
+    fbp = {"method": "fbp", "definition": quality._definition("fbp"), "weights": ""}
+    dds = {"method": "dds", "weights": quality._weights_digest("dds", "parallel-8")}
     records = [
-        {**base, "method": "fbp", "volume": 0, "weights": "", **fake_result(20.0)},
-        {**base, "method": "fbp", "volume": 1, "weights": "", **fake_result(22.0)},
-        {**base, "method": "fbp", "volume": 7, "weights": "", **fake_result(99.0)},
-        {**base, "method": "dbpp", "volume": 0, "weights": "stale", **fake_result(30.0)},
+        {**base, **fbp, "volume": 0, **fake_result(20.0)},
+        {**base, **fbp, "volume": 1, **fake_result(22.0)},
+        {**base, **fbp, "volume": 7, **fake_result(99.0)},
+        {**base, **fbp, "volume": 2, "protocol": 1, **fake_result(50.0)},   # older metrics
+        {**base, "method": "dbpp", "volume": 0, "weights": "stale",
+         "definition": quality._definition("dbpp"), **fake_result(30.0)},
+        {**base, **dds, "volume": 0, "definition": "redefined", **fake_result(40.0)},
     ]
     text = quality.report(records, volumes=4, steps=50)
     assert "### parallel-8" in text
     assert "| fbp | 2 | 21.00 ± 1.00 |" in text          # volume 7 lies outside the 4
     assert "| dbpp |" not in text                         # trained with other weights
+    assert "| dds |" not in text                          # recorded for another definition
