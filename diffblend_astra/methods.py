@@ -17,7 +17,7 @@ db         DiffusionBlend: conditional 3-slice prior + CG
 dbpp       DiffusionBlend++: blended 3-slice-patch prior + CG
 dbpp-tvz   DiffusionBlend++ with DDS's ADMM-TV-z data step (+1.4–1.6 dB over dbpp at 8 views
            with the bundled weights, ``benchmarks/RESULTS.md``)
-mbir       DiffusionMBIR (VE predictor–corrector + ADMM-TV-z), see :mod:`.extra_methods`
+mbir       DiffusionMBIR (VE predictor–corrector + ADMM-TV-z), see :mod:`.comparisons`
 tpdm       TPDM: axial and coronal slice priors alternating (coronal weights required)
 padis      PaDIS patch prior per slice (weights required)
 fbp-unet   supervised FBP-UNet (weights required)
@@ -91,7 +91,7 @@ DIFFUSION = {
 }
 
 EXTRA = ("mbir", "tpdm", "padis", "fbp-unet")
-"""Comparison systems of :mod:`.extra_methods` (imported when used)."""
+"""Comparison systems of :mod:`.comparisons` (imported when used)."""
 
 METHODS = tuple(CLASSICAL) + tuple(DIFFUSION) + EXTRA
 
@@ -118,7 +118,7 @@ def run_method(name: str | DiffusionMethod, operator, y: torch.Tensor, *, checkp
             raise ValueError(f"--samples applies to diffusion methods, not to {name!r}")
         return CLASSICAL[name](operator, y, progress)
     if name in EXTRA:
-        from .extra_methods import EXTRA_METHODS
+        from .comparisons.registry import EXTRA_METHODS
 
         if samples != 1 or solver_options:
             raise ValueError(f"{name!r} takes no --samples or solver options")

@@ -26,11 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .baselines import fbp
-from .checkpoint import read_tensors, write_tensors
-from .normalization import IntensityWindow
-from .operators import as_operator
-from .train import step_generator
+from ..baselines import fbp
+from ..checkpoint import read_tensors, write_tensors
+from ..normalization import IntensityWindow
+from ..operators import as_operator
+from ..train import step_generator
 
 FORMAT_VERSION = 1
 
@@ -188,7 +188,7 @@ def train_fbp_unet(volumes, geometry, *, steps: int = 2000, batch_size: int = 16
     """Train an FBP-UNet for ``geometry = (proj_geom, vol_geom)`` (a 2D ASTRA pair).
 
     ``volumes``: ``(Z, Y, X)`` arrays in physical units whose slices fit ``vol_geom``. Each
-    step draws ``batch_size`` slices with :func:`~.train.step_generator` ``(seed, step)``
+    step draws ``batch_size`` slices with :func:`~..train.step_generator` ``(seed, step)``
     and takes an Adam step on the mean squared error in network units.
     """
     if steps < 1 or batch_size < 1:
