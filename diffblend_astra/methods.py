@@ -80,7 +80,7 @@ class DiffusionMethod:
 
 
 DDS_TV_Z = (2e-2, 4e-4)
-"""DDS's (ρ, λ) relative to ‖A‖² (:class:`~.tv.AdmmTvZ`); λ/ρ = 0.02 in intensity units."""
+"""DDS's (ρ, λ) relative to ‖A‖² (:class:`~.consistency.AdmmTvZ`); λ/ρ = 0.02 in intensity units."""
 
 DIFFUSION = {
     "dds2d": DiffusionMethod("slice"),

@@ -12,12 +12,7 @@ from tqdm import trange
 
 from ..cg import inner
 from ..conventions import DTYPE
-from ..operators.inputs import as_input
-
-
-def measurement(operator, y):
-    """The checked measurement: ``y`` as a float32 tensor of ``operator.range_shape``."""
-    return as_input(y, operator.range_shape, "y", "the operator's range")
+from ..operators.inputs import as_input, as_measurement
 
 
 def start_volume(operator, y, x0, name="x0"):
@@ -41,7 +36,7 @@ def cgls(operator, y, *, iterations=50, x0=None, progress=False, callback=None):
     The residual ``‖A x − y‖`` decreases monotonically; early stopping (``iterations``) is
     the only regularisation. Stops early at an exactly zero normal-equation residual.
     """
-    y = measurement(operator, y)
+    y = as_measurement(operator, y)
     x = start_volume(operator, y, x0)
     r = y - operator(x)                     # data residual
     s = operator.T(r)                       # normal-equation residual Aᵀ(y − A x)
@@ -88,7 +83,7 @@ def sirt(operator, y, *, iterations=100, x0=None, mask=None, min_constraint=None
         relaxation: ASTRA's ``Relaxation`` λ, the step length (default 1).
         progress: show a tqdm bar; ``callback(x, iteration)``: see the module.
     """
-    y = measurement(operator, y)
+    y = as_measurement(operator, y)
     x = start_volume(operator, y, x0)
     if relaxation <= 0:
         raise ValueError(f"relaxation must be positive, got {relaxation}")
