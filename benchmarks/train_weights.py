@@ -35,12 +35,13 @@ from diffblend_astra.checkpoint import BUNDLED_WEIGHTS, bundled_path
 from diffblend_astra.experiment import SCANS, scan_geometry
 from diffblend_astra.io_atomic import atomic_write
 from diffblend_astra.phantoms import phantom_volumes, training_seeds
+from diffblend_astra.prior_kinds import BUNDLED_KIND, PRIOR_CLASSES
 
 STEPS = 4000
 INFLATED_STEPS = 3000
 PHANTOMS = 64
-SCORE_PRIORS = {"blend": "blend", "slice": "slice", "conditional": "conditional",
-                "slice-coronal": "slice"}
+SCORE_PRIORS = {name: kind for name, kind in BUNDLED_KIND.items() if kind in PRIOR_CLASSES}
+"""The bundled score priors the core trains, by name → prior kind."""
 INFLATED = {"blend"}
 """Priors that start from the trained 2D network (``--init-slice``), inflated."""
 

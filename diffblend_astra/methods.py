@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import torch
 
 from . import baselines
+from .checkpoint import load_prior
 from .partition import PartitionSchedule
-from .priors import load_prior
 from .solver import DiffusionBlendSolver
 
 CGLS_ITERATIONS = 30

@@ -25,13 +25,14 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
+from .checkpoint import load_prior
 from .consistency import data_consistency
 from .conventions import DTYPE
 from .diffusion import add_noise, ddim_step, slice_correlated_noise, tweedie_x0
 from .precision import autocast
 from .precision import resolve as resolve_precision
 from .operators.inputs import as_measurement, as_volume
-from .priors import Prior, load_prior
+from .priors import Prior
 
 
 class DiffusionBlendSolver:

@@ -27,7 +27,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..baselines import fbp
-from ..checkpoint import read_tensors, write_tensors
+from ..checkpoint import check_format_version, read_tensors, write_tensors
 from ..normalization import IntensityWindow
 from ..operators import as_operator
 from ..train import step_generator
@@ -155,6 +155,7 @@ class FbpUnet:
     def load(cls, path, device: str | torch.device = "cpu") -> "FbpUnet":
         """The model written by :meth:`save` (weights on ``device``)."""
         tensors, meta = read_tensors(path)
+        check_format_version(meta, path, FORMAT_VERSION)
         if meta.get("model") != "fbp-unet" or meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{path} is not an FBP-UNet checkpoint")
         network = ResidualUNet(UNetConfig(**meta["network"]))

@@ -44,7 +44,7 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..checkpoint import read_tensors, write_tensors
+from ..checkpoint import check_format_version, read_tensors, write_tensors
 from ..diffusion import VPSchedule
 from ..networks import EpsilonNetwork, NetworkConfig, named_config
 from ..normalization import IntensityWindow
@@ -251,6 +251,7 @@ def save_patch_prior(path, network: PatchNetwork, *, image_shape, schedule: VPSc
 def load_patch_prior(path, device: str | torch.device = "cpu", **kwargs) -> PatchPrior:
     """The :class:`PatchPrior` saved at ``path`` (weights on ``device``, eval mode)."""
     tensors, meta = read_tensors(path)
+    check_format_version(meta, path, FORMAT_VERSION)
     if meta.get("prior_kind") != PatchPrior.kind or \
             meta.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path} is not a patch-prior checkpoint (prior kind "

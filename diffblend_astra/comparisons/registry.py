@@ -25,8 +25,7 @@ steps otherwise; ``fbp-unet`` ignores ``steps`` and ``seed``. ``mbir`` uses the 
 
 from __future__ import annotations
 
-from ..checkpoint import BUNDLED_WEIGHTS, bundled_path
-from ..priors import load_prior
+from ..checkpoint import FBP_UNET_WEIGHTS, bundled_path, load_prior
 from ..solver import DiffusionBlendSolver
 from .fbp_unet import FbpUnet
 from .mbir import MbirSolver
@@ -41,7 +40,7 @@ def _weights(checkpoint, bundled: str):
 
 def bundled_fbp_unet(operator, device="cpu") -> FbpUnet:
     """The bundled FBP-UNet trained for ``operator``'s geometry; ``ValueError`` if none is."""
-    for name in (n for n in BUNDLED_WEIGHTS if n.startswith("fbp-unet-")):
+    for name in FBP_UNET_WEIGHTS:
         path = bundled_path(name)
         if path.is_file():
             model = FbpUnet.load(path, device)
