@@ -31,20 +31,18 @@ from dataclasses import dataclass
 import torch
 
 from . import baselines
+from .baselines.iterative import CGLS_ITERATIONS
 from .checkpoint import load_prior
 from .partition import PartitionSchedule
 from .solver import DiffusionBlendSolver
 
-CGLS_ITERATIONS = 30
-"""Early stopping of CGLS as a method and as the warm start of the diffusion methods."""
-
 CLASSICAL = {
     "fbp": lambda op, y, progress: baselines.fbp(op, y),
-    "cgls": lambda op, y, progress: baselines.cgls(op, y, iterations=CGLS_ITERATIONS,
-                                                   progress=progress),
-    "sirt": lambda op, y, progress: baselines.sirt(op, y, iterations=200, progress=progress),
+    "cgls": lambda op, y, progress: baselines.cgls(op, y, progress=progress),
+    "sirt": lambda op, y, progress: baselines.sirt(op, y, progress=progress),
     "admm-tv": lambda op, y, progress: baselines.admm_tv(op, y, progress=progress),
 }
+"""The classical methods, each with its function's own defaults."""
 
 
 @dataclass(frozen=True)
@@ -115,13 +113,13 @@ def run_method(name: str | DiffusionMethod, operator, y: torch.Tensor, *, checkp
                           samples=samples, device=device, progress=progress, **solver_options)
     if name in CLASSICAL:
         if samples != 1:
-            raise ValueError(f"--samples applies to diffusion methods, not to {name!r}")
+            raise ValueError(f"samples= applies to diffusion methods, not to {name!r}")
         return CLASSICAL[name](operator, y, progress)
     if name in EXTRA:
         from .comparisons.registry import EXTRA_METHODS
 
         if samples != 1 or solver_options:
-            raise ValueError(f"{name!r} takes no --samples or solver options")
+            raise ValueError(f"{name!r} takes no samples= or solver options")
         return EXTRA_METHODS[name](operator, y, checkpoint=checkpoint, steps=steps, seed=seed,
                                    device=device, progress=progress)
     if name not in DIFFUSION:
