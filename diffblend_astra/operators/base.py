@@ -59,8 +59,8 @@ class LinearOperator:
 
     def as_scipy(self):
         """This operator as a ``scipy.sparse.linalg.LinearOperator`` on flattened arrays
-        (see :func:`~.scipy_interop.to_scipy`), e.g. for ``scipy.sparse.linalg.lsqr``."""
-        from .scipy_interop import to_scipy
+        (see :func:`~.scipy_view.to_scipy`), e.g. for ``scipy.sparse.linalg.lsqr``."""
+        from .scipy_view import to_scipy
 
         return to_scipy(self)
 
