@@ -35,12 +35,13 @@ from diffblend_astra.checkpoint import BUNDLED_WEIGHTS, bundled_path
 from diffblend_astra.experiment import SCANS, scan_geometry
 from diffblend_astra.io_atomic import atomic_write
 from diffblend_astra.phantoms import phantom_volumes, training_seeds
+from diffblend_astra.prior_kinds import BUNDLED_KIND, PRIOR_CLASSES
 
 STEPS = 4000
 INFLATED_STEPS = 3000
 PHANTOMS = 64
-SCORE_PRIORS = {"blend": "blend", "slice": "slice", "conditional": "conditional",
-                "slice-coronal": "slice"}
+SCORE_PRIORS = {name: kind for name, kind in BUNDLED_KIND.items() if kind in PRIOR_CLASSES}
+"""The bundled score priors the core trains, by name → prior kind."""
 INFLATED = {"blend"}
 """Priors that start from the trained 2D network (``--init-slice``), inflated."""
 
@@ -54,7 +55,7 @@ def train_one(name: str, out_dir: Path, volumes, steps: int | None,
         return train_inflated(name, out_dir, volumes, steps or INFLATED_STEPS, init_slice)
     steps = steps or STEPS
     if name in SCORE_PRIORS:
-        from diffblend_astra.tpdm import to_axis
+        from diffblend_astra.comparisons.tpdm import to_axis
         from diffblend_astra.train import TrainConfig, train
 
         if name == "slice-coronal":
@@ -65,11 +66,11 @@ def train_one(name: str, out_dir: Path, volumes, steps: int | None,
                      data_summary={"data": f"{PHANTOMS} procedural phantoms, recipe {name!r} "
                                            f"of benchmarks/train_weights.py"})
     if name == "patch":
-        from diffblend_astra.padis import train_patch_prior
+        from diffblend_astra.comparisons.padis import train_patch_prior
 
         return train_patch_prior(volumes, out_dir, patch=32, steps=steps, batch_size=64)
     if name.startswith("fbp-unet-"):
-        from diffblend_astra.fbp_unet import train_fbp_unet
+        from diffblend_astra.comparisons.fbp_unet import train_fbp_unet
 
         geometry = scan_geometry(**SCANS[name.removeprefix("fbp-unet-")])
         model = train_fbp_unet(volumes, geometry, steps=steps, progress=True)

@@ -18,7 +18,7 @@ _PUBLIC = {
     "load_checkpoint": "diffblend_astra.checkpoint",
     "save_checkpoint": "diffblend_astra.checkpoint",
     "load_bundled": "diffblend_astra.checkpoint",
-    "load_prior": "diffblend_astra.priors",
+    "load_prior": "diffblend_astra.checkpoint",
 }
 
 # Subpackages and modules reachable as attributes right after ``import diffblend_astra``

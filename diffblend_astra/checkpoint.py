@@ -3,7 +3,12 @@
 A checkpoint ``NAME.safetensors`` holds only tensors; ``NAME.json`` beside it holds what is
 needed to use them: the network configuration, the diffusion schedule, the intensity window
 (physical units ↔ network units), the prior kind and a summary of the training data. Both
-files are written atomically (temporary file, then rename).
+files are written atomically (temporary file, then rename). The sidecar's
+``format_version`` says which version of the format wrote it; a checkpoint of a newer
+version than the code reads is refused (:func:`check_format_version`).
+
+:func:`load_prior` is the one way from weights (bundled, by name, or a file) to a prior; the
+kinds it serves are those of :data:`~.prior_kinds.PRIOR_CLASSES`.
 """
 
 from __future__ import annotations
@@ -17,22 +22,23 @@ import torch
 
 from .diffusion import VPSchedule
 from .io_atomic import atomic_write
-from .networks import PRIOR_CHANNELS, EpsilonNetwork, NetworkConfig
+from .networks import EpsilonNetwork, NetworkConfig
 from .normalization import IntensityWindow
+from .prior_kinds import BUNDLED_PRIORS, PRIOR_CHANNELS, PRIOR_CLASSES
+from .priors import Prior
 
 FORMAT_VERSION = 1
-BUNDLED_WEIGHTS = {
-    "blend": "blend_tiny",
-    "slice": "slice_tiny",
-    "conditional": "conditional_tiny",
-    "slice-coronal": "slice_coronal_tiny",
-    "patch": "patch_tiny",
-    **{f"fbp-unet-{scan}": f"fbp_unet_{scan.replace('-', '_')}" for scan in (
-        "parallel-4", "parallel-6", "parallel-8", "parallel-la90", "fan-8")},
-}
-"""Weights shipped in ``diffblend_astra/weights/`` by name (without suffix): the score priors
-by prior kind, TPDM's coronal slice prior, the PaDIS patch prior and one FBP-UNet per
-benchmark scan (:data:`~.experiment.SCANS`). ``benchmarks/train_weights.py`` trains them."""
+"""Version of the sidecar format that :func:`save_checkpoint` writes."""
+
+FBP_UNET_WEIGHTS = {f"fbp-unet-{scan}": f"fbp_unet_{scan.replace('-', '_')}" for scan in (
+    "parallel-4", "parallel-6", "parallel-8", "parallel-la90", "fan-8")}
+"""The supervised FBP-UNet weights, one per benchmark scan (:data:`~.experiment.SCANS`)."""
+
+BUNDLED_WEIGHTS = {**BUNDLED_PRIORS, **FBP_UNET_WEIGHTS}
+"""Weights shipped in ``diffblend_astra/weights/`` by name (without suffix): the priors of
+:data:`~.prior_kinds.PRIOR_KINDS` (the score priors by prior kind, TPDM's coronal slice
+prior, the PaDIS patch prior) and one FBP-UNet per benchmark scan.
+``benchmarks/train_weights.py`` trains them."""
 
 
 @dataclass
@@ -49,6 +55,16 @@ class Checkpoint:
 def sidecar_path(path) -> Path:
     """``NAME.safetensors`` → ``NAME.json``."""
     return Path(path).with_suffix(".json")
+
+
+def check_format_version(meta: dict, path, current: int = FORMAT_VERSION) -> None:
+    """Refuse a sidecar ``meta`` whose ``format_version`` is newer than ``current``, the
+    version this code reads, with a one-line ``ValueError``."""
+    version = meta.get("format_version")
+    if isinstance(version, int) and not isinstance(version, bool) and version > current:
+        raise ValueError(f"checkpoint {path} has format_version {version}, newer than this "
+                         f"version of diffblend_astra reads ({current}): upgrade "
+                         "diffblend_astra to load it")
 
 
 def write_tensors(path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
@@ -155,6 +171,7 @@ def save_checkpoint(path, network: EpsilonNetwork, *, prior_kind: str, schedule:
 def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
     """Load a checkpoint saved by :func:`save_checkpoint` (weights on ``device``, eval mode)."""
     tensors, meta = read_tensors(path)
+    check_format_version(meta, path)
     try:
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"format_version {meta.get('format_version')!r}, expected "
@@ -203,3 +220,27 @@ def load_bundled(name: str = "blend", device: str | torch.device = "cpu") -> Che
     """Load the bundled tiny score prior ``name`` (a prior kind or ``"slice-coronal"``; 64²
     slices; see the README)."""
     return load_checkpoint(bundled_path(name, must_exist=True), device)
+
+
+def prior_from_checkpoint(checkpoint: Checkpoint, **kwargs) -> Prior:
+    """The prior class that matches ``checkpoint.prior_kind``, built from it."""
+    return PRIOR_CLASSES[checkpoint.prior_kind].from_checkpoint(checkpoint, **kwargs)
+
+
+def load_prior(name_or_kind: str, checkpoint=None, device="cpu", **kwargs) -> Prior:
+    """A prior from bundled weights or a checkpoint file.
+
+    ``load_prior("blend")`` loads the bundled weights of that prior kind;
+    ``load_prior("runs/mine/model.safetensors")`` a checkpoint file (its kind from its
+    sidecar); ``load_prior("blend", checkpoint)`` a checkpoint that must be of that kind.
+    ``kwargs`` go to the prior class (e.g. ``partitions=`` of :class:`~.priors.BlendPrior`).
+    """
+    if checkpoint is None and name_or_kind not in PRIOR_CLASSES:
+        ck = load_checkpoint(name_or_kind, device)
+    else:
+        ck = (load_bundled(name_or_kind, device) if checkpoint is None
+              else load_checkpoint(checkpoint, device))
+        if ck.prior_kind != name_or_kind:
+            raise ValueError(f"checkpoint {checkpoint} holds a '{ck.prior_kind}' prior; a "
+                             f"'{name_or_kind}' one is needed here")
+    return prior_from_checkpoint(ck, **kwargs)

@@ -28,7 +28,8 @@ import dataclasses
 
 import torch
 
-from .networks import PRIOR_CHANNELS, EpsilonNetwork
+from .networks import EpsilonNetwork
+from .prior_kinds import PRIOR_CHANNELS
 
 COPIES = 3
 _ATTENTION_IN = (".to_q.", ".to_k.", ".to_v.")

@@ -18,7 +18,7 @@ dbpp       DiffusionBlend++: blended 3-slice-patch prior + a weak TV-z term in t
            step, as the reference DiffusionBlend++ code does (the measured best combination,
            ``benchmarks/RESULTS.md``)
 dbpp-cg    DiffusionBlend++ with the paper's plain CG data step
-mbir       DiffusionMBIR (VE predictor–corrector + ADMM-TV-z), see :mod:`.extra_methods`
+mbir       DiffusionMBIR (VE predictor–corrector + ADMM-TV-z), see :mod:`.comparisons`
 tpdm       TPDM: axial and coronal slice priors alternating (coronal weights required)
 padis      PaDIS patch prior per slice (weights required)
 fbp-unet   supervised FBP-UNet (weights required)
@@ -32,20 +32,17 @@ from dataclasses import dataclass
 import torch
 
 from . import baselines
+from .checkpoint import load_prior
 from .partition import PartitionSchedule
-from .priors import load_prior
 from .solver import DiffusionBlendSolver
-
-CGLS_ITERATIONS = 30
-"""Early stopping of CGLS as a method and as the warm start of the diffusion methods."""
 
 CLASSICAL = {
     "fbp": lambda op, y, progress: baselines.fbp(op, y),
-    "cgls": lambda op, y, progress: baselines.cgls(op, y, iterations=CGLS_ITERATIONS,
-                                                   progress=progress),
-    "sirt": lambda op, y, progress: baselines.sirt(op, y, iterations=200, progress=progress),
+    "cgls": lambda op, y, progress: baselines.cgls(op, y, progress=progress),
+    "sirt": lambda op, y, progress: baselines.sirt(op, y, progress=progress),
     "admm-tv": lambda op, y, progress: baselines.admm_tv(op, y, progress=progress),
 }
+"""The classical methods, each with its function's own defaults."""
 
 
 @dataclass(frozen=True)
@@ -75,13 +72,14 @@ class DiffusionMethod:
         solver = DiffusionBlendSolver(operator, prior, steps=steps, **options)
         x_init = None
         if self.warm_start is not None:
-            x_init = baselines.cgls(operator, y, iterations=CGLS_ITERATIONS)
+            x_init = baselines.cgls(operator, y)
         return solver.reconstruct(y, x_init=x_init, seed=seed, samples=samples,
                                   progress=progress)
 
 
 DDS_TV_Z = (2e-2, 4e-4)
-"""DDS's (ρ, λ) relative to ‖A‖² (:class:`~.tv.AdmmTvZ`); λ/ρ = 0.02 in intensity units."""
+"""DDS's (ρ, λ) relative to ‖A‖² (:class:`~.consistency.AdmmTvZ`); λ/ρ = 0.02 in
+intensity units."""
 
 DIFFUSION = {
     "dds2d": DiffusionMethod("slice"),
@@ -92,7 +90,7 @@ DIFFUSION = {
 }
 
 EXTRA = ("mbir", "tpdm", "padis", "fbp-unet")
-"""Comparison systems of :mod:`.extra_methods` (imported when used)."""
+"""Comparison systems of :mod:`.comparisons` (imported when used)."""
 
 METHODS = tuple(CLASSICAL) + tuple(DIFFUSION) + EXTRA
 
@@ -116,13 +114,13 @@ def run_method(name: str | DiffusionMethod, operator, y: torch.Tensor, *, checkp
                           samples=samples, device=device, progress=progress, **solver_options)
     if name in CLASSICAL:
         if samples != 1:
-            raise ValueError(f"--samples applies to diffusion methods, not to {name!r}")
+            raise ValueError(f"samples= applies to diffusion methods, not to {name!r}")
         return CLASSICAL[name](operator, y, progress)
     if name in EXTRA:
-        from .extra_methods import EXTRA_METHODS
+        from .comparisons.registry import EXTRA_METHODS
 
         if samples != 1 or solver_options:
-            raise ValueError(f"{name!r} takes no --samples or solver options")
+            raise ValueError(f"{name!r} takes no samples= or solver options")
         return EXTRA_METHODS[name](operator, y, checkpoint=checkpoint, steps=steps, seed=seed,
                                    device=device, progress=progress)
     if name not in DIFFUSION:

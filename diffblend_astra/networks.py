@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .prior_kinds import PRIOR_CHANNELS
+
 
 @dataclass(frozen=True)
 class NetworkConfig:
@@ -57,8 +59,6 @@ class NetworkConfig:
         return cls(**values)
 
 
-# Channel layout (in, out) of each prior kind.
-PRIOR_CHANNELS = {"blend": (3, 3), "conditional": (3, 1), "slice": (1, 1)}
 
 
 def named_config(name: str, prior_kind: str) -> NetworkConfig:

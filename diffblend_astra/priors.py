@@ -12,14 +12,14 @@ predicted noise of a whole noisy volume ``x_t`` ``(Z, Y, X)`` in network units:
 * :class:`SlicePrior` — the 2D prior of DDS / DiffusionMBIR: one slice at a time.
 
 The network runs in chunks of at most ``max_batch`` images, so memory is bounded whatever Z
-is; chunking does not change the result.
+is; chunking does not change the result. The kinds, their channels and bundled weights are
+listed in :mod:`.prior_kinds`; :func:`~.checkpoint.load_prior` builds a prior from weights.
 """
 
 from __future__ import annotations
 
 import torch
 
-from .checkpoint import Checkpoint, load_bundled, load_checkpoint
 from .diffusion import VPSchedule
 from .normalization import IntensityWindow
 from .partition import PartitionSchedule
@@ -44,8 +44,8 @@ class Prior:
         self.max_batch = max_batch
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: Checkpoint, **kwargs) -> "Prior":
-        """Build the prior from a loaded checkpoint (kind checked)."""
+    def from_checkpoint(cls, checkpoint, **kwargs) -> "Prior":
+        """Build the prior from a loaded :class:`~.checkpoint.Checkpoint` (kind checked)."""
         if checkpoint.prior_kind != cls.kind:
             raise ValueError(f"{cls.__name__} needs a '{cls.kind}' checkpoint, got a "
                              f"'{checkpoint.prior_kind}' one")
@@ -131,30 +131,3 @@ class SlicePrior(Prior):
 
     def predict_noise(self, x_t, t, step, generator):
         return self._run(x_t[:, None], t, None)[:, 0]
-
-
-PRIOR_CLASSES = {cls.kind: cls for cls in (BlendPrior, ConditionalPrior, SlicePrior)}
-
-
-def prior_from_checkpoint(checkpoint: Checkpoint, **kwargs) -> Prior:
-    """The prior class that matches ``checkpoint.prior_kind``, built from it."""
-    return PRIOR_CLASSES[checkpoint.prior_kind].from_checkpoint(checkpoint, **kwargs)
-
-
-def load_prior(name_or_kind: str, checkpoint=None, device="cpu", **kwargs) -> Prior:
-    """A prior from bundled weights or a checkpoint file.
-
-    ``load_prior("blend")`` loads the bundled weights of that prior kind;
-    ``load_prior("runs/mine/model.safetensors")`` a checkpoint file (its kind from its
-    sidecar); ``load_prior("blend", checkpoint)`` a checkpoint that must be of that kind.
-    ``kwargs`` go to the prior class (e.g. ``partitions=`` of :class:`BlendPrior`).
-    """
-    if checkpoint is None and name_or_kind not in PRIOR_CLASSES:
-        ck = load_checkpoint(name_or_kind, device)
-    else:
-        ck = (load_bundled(name_or_kind, device) if checkpoint is None
-              else load_checkpoint(checkpoint, device))
-        if ck.prior_kind != name_or_kind:
-            raise ValueError(f"checkpoint {checkpoint} holds a '{ck.prior_kind}' prior; a "
-                             f"'{name_or_kind}' one is needed here")
-    return prior_from_checkpoint(ck, **kwargs)

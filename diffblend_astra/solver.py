@@ -11,6 +11,8 @@ DDS-2D          :class:`~.priors.SlicePrior`      CG
 DDS             :class:`~.priors.SlicePrior`      one ADMM-TV-z step (``tv_z=(ρ, λ)``)
 ==============  ==========================  ==========================================
 
+The data-consistency steps are those of :mod:`.consistency`.
+
 The solver only calls the operator's forward and adjoint, so it works unchanged for stacked
 2D ASTRA operators, ODL RayTransforms and (on CUDA) 3D parallel/cone ASTRA operators. Its
 domain must be the ``(Z, Y, X)`` volume the prior works on (see :mod:`.conventions`).
@@ -23,12 +25,14 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
+from .checkpoint import load_prior
+from .consistency import data_consistency
 from .conventions import DTYPE
 from .diffusion import add_noise, ddim_step, slice_correlated_noise, tweedie_x0
 from .precision import autocast
 from .precision import resolve as resolve_precision
-from .priors import Prior, load_prior
-from .tv import AdmmTvZ, as_measurement, as_volume
+from .operators.inputs import as_measurement, as_volume
+from .priors import Prior
 
 
 class DiffusionBlendSolver:
@@ -115,12 +119,7 @@ class DiffusionBlendSolver:
         x_init = None if x_init is None else as_volume(self.operator, x_init, "x_init")
         if samples < 1:
             raise ValueError(f"samples must be >= 1, got {samples}")
-        if generator is None:
-            generator = torch.Generator(device=y.device)
-            if seed is None:
-                generator.seed()
-            else:
-                generator.manual_seed(seed)
+        generator = sampling_generator(seed, generator, y.device)
         draws = [self._sample(y, x_init, generator, callback, progress, k, samples)
                  for k in range(samples)]
         if samples == 1:
@@ -130,9 +129,8 @@ class DiffusionBlendSolver:
 
     def _sample(self, y, x_init, generator, callback, progress, index, samples):
         window = self.prior.window
-        rho, lam = self.tv_z or (0.0, 0.0)
-        consistency = AdmmTvZ(self.operator, y, rho=rho, lam=lam, cg_iters=self.cg_iters,
-                              weights=self.weights, relative=True)
+        consistency = data_consistency(self.operator, y, cg_iters=self.cg_iters,
+                                       tv_z=self.tv_z, weights=self.weights)
         timesteps = self._timesteps(x_init is not None)
         shape = tuple(self.operator.domain_shape)
         noise = torch.randn(shape, generator=generator, device=y.device, dtype=DTYPE)
@@ -174,3 +172,17 @@ def check_operator_fits_prior(operator, prior: Prior) -> None:
             raise TypeError(f"operator must provide {name}; wrap it with "
                             "diffblend_astra.as_operator(...)")
     prior.check_volume_shape(tuple(operator.domain_shape))
+
+
+def sampling_generator(seed: int | None, generator: torch.Generator | None,
+                       device) -> torch.Generator:
+    """``generator`` if given; else a new one on ``device`` seeded with ``seed`` (``None``:
+    a fresh random seed)."""
+    if generator is not None:
+        return generator
+    generator = torch.Generator(device=device)
+    if seed is None:
+        generator.seed()
+    else:
+        generator.manual_seed(seed)
+    return generator

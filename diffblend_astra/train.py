@@ -26,8 +26,9 @@ from tqdm.auto import tqdm
 
 from .checkpoint import read_state, save_checkpoint, write_state
 from .diffusion import VPSchedule, add_noise
-from .networks import PRIOR_CHANNELS, EpsilonNetwork, named_config
+from .networks import EpsilonNetwork, named_config
 from .normalization import IntensityWindow
+from .prior_kinds import PRIOR_CHANNELS
 from . import precision
 from .precision import PRECISIONS
 

@@ -16,7 +16,7 @@ Per-plane PSNR and SSIM are printed. DiffusionBlend++ uses the bundled demonstra
 ASTRA projects 3D geometries on CUDA only. Without a usable CUDA GPU (``torch.cuda`` and
 ``astra.use_cuda()``) this script prints a message containing "needs CUDA" and exits with
 status 3 — before any ASTRA 3D call, which would kill the process. On CPU, use
-examples/astra_fan.py (2D fan beams, slice by slice).
+examples/astra_2d.py --beam fan (2D fan beams, slice by slice).
 
 Run, from the repository root::
 
@@ -77,8 +77,8 @@ def main():
     if not cuda_usable():                 # ask first: ASTRA's 3D code crashes without a GPU
         print("astra_cone.py needs CUDA: ASTRA projects 3D cone-beam geometries on a GPU only, "
               "and no usable CUDA GPU was found (torch.cuda.is_available() and "
-              "astra.use_cuda()). On CPU, run examples/astra_fan.py (2D fan beams, slice by "
-              "slice).", file=sys.stderr)
+              "astra.use_cuda()). On CPU, run examples/astra_2d.py --beam fan (2D fan beams, "
+              "slice by slice).", file=sys.stderr)
         return NEEDS_CUDA
     slices = 9 if args.quick else 64
     steps = args.steps or (10 if args.quick else 50)

@@ -13,7 +13,7 @@ A held-out procedural phantom (64 slices of 64², values in [0, 1]) is scanned n
 8 views over 180° and reconstructed with ODL's own FBP (``odl.applications.tomo.fbp_op``) and
 with DiffusionBlend++ (bundled demonstration weights). Per-plane PSNR and SSIM are printed.
 Every ODL call projects one slice and sets up its ASTRA objects anew, so this runs about ten
-times slower than the same scan as an ASTRA geometry (examples/astra_parallel.py).
+times slower than the same scan as an ASTRA geometry (examples/astra_2d.py).
 
 Run, from the repository root::
 

@@ -16,7 +16,7 @@ tomosipo projects with ASTRA's CUDA kernels. Without a usable CUDA GPU (``torch.
 ``astra.use_cuda()``) this script prints a message containing "needs CUDA" and exits with
 status 3 — before any ASTRA 3D call, which would kill the process. Without tomosipo installed
 (``conda install tomosipo -c astra-toolbox -c aahendriksen -c pytorch -c conda-forge``) it
-says "needs tomosipo" and exits with status 3 too. On CPU, use examples/astra_parallel.py.
+says "needs tomosipo" and exits with status 3 too. On CPU, use examples/astra_2d.py.
 
 Run, from the repository root::
 
@@ -66,7 +66,7 @@ def main():
     if not cuda_usable():                 # ask first: ASTRA's 3D code crashes without a GPU
         print("tomosipo_operator.py needs CUDA: tomosipo projects with ASTRA's CUDA kernels, "
               "and no usable CUDA GPU was found (torch.cuda.is_available() and "
-              "astra.use_cuda()). On CPU, run examples/astra_parallel.py.", file=sys.stderr)
+              "astra.use_cuda()). On CPU, run examples/astra_2d.py.", file=sys.stderr)
         return NEEDS_CUDA
     if importlib.util.find_spec("tomosipo") is None:
         print("tomosipo_operator.py needs tomosipo, which is not installed: "

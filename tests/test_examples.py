@@ -28,8 +28,10 @@ RESULT_ROW = r"^DiffusionBlend\+\+.*\d+\.\d+ +\d\.\d{4}"
 """A table row of DiffusionBlend++ with a PSNR and an SSIM."""
 
 CPU_EXAMPLES = {
-    "astra_parallel.py": ["sparse-view: 8 views", "limited-angle: 90 views", RESULT_ROW],
-    "astra_fan.py": ["sparse-view: 8 views", "limited-angle: 90 views", RESULT_ROW],
+    "astra_2d.py --beam parallel": ["sparse-view: 8 views over 180", "limited-angle: 90 views",
+                                    r"\(9, 8, 96\)", RESULT_ROW],
+    "astra_2d.py --beam fan": ["sparse-view: 8 views over 360", "limited-angle: 90 views",
+                               r"\(9, 8, 96\)", RESULT_ROW],
     "odl_operator.py": [r"domain_shape \(64, 64\) \(x, y\)", r"domain_shape \(9, 64, 64\)",
                         RESULT_ROW],
     "train_on_your_volumes.py": [r"read patient_\d+_dicom: \(12, 64, 64\)",
@@ -41,10 +43,13 @@ CUDA_EXAMPLES = {
 }
 
 
-def run_example(name, folder):
+def run_example(run, folder):
+    """Run ``run`` (a script's name, then its options) in quick mode."""
+    name, *options = run.split()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, str(EXAMPLES / name), "--quick"], cwd=folder,
-                          env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
+    return subprocess.run([sys.executable, str(EXAMPLES / name), *options, "--quick"],
+                          cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=TIMEOUT_S)
 
 
 def assert_printed(result, patterns):
@@ -56,10 +61,15 @@ def assert_printed(result, patterns):
 
 def test_every_example_is_tested_and_says_how_to_run_it():
     scripts = sorted(path.name for path in EXAMPLES.glob("*.py"))
-    assert scripts == sorted({**CPU_EXAMPLES, **CUDA_EXAMPLES})
+    assert scripts == sorted({run.split()[0] for run in {**CPU_EXAMPLES, **CUDA_EXAMPLES}})
     for name in scripts:
         doc = ast.get_docstring(ast.parse((EXAMPLES / name).read_text()))
         assert doc and f"python examples/{name} --quick" in doc, name
+    for run in {**CPU_EXAMPLES, **CUDA_EXAMPLES}:
+        name, *options = run.split()
+        if options:
+            doc = ast.get_docstring(ast.parse((EXAMPLES / name).read_text()))
+            assert all(option in doc for option in options), run
 
 
 @pytest.mark.slow

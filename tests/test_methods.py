@@ -1,8 +1,13 @@
 """The method registry: every diffusion variant is the solver with its prior and data step."""
 
+import inspect
+
+import pytest
 import torch
 
+from diffblend_astra import baselines
 from diffblend_astra.experiment import SCANS, make_case
+from diffblend_astra.baselines.iterative import CGLS_ITERATIONS
 from diffblend_astra.methods import DDS_TV_Z, METHODS, load_prior, run_method
 from diffblend_astra.metrics import tv_z
 from diffblend_astra.solver import DiffusionBlendSolver
@@ -16,3 +21,18 @@ def test_dbpp_is_the_blend_prior_with_a_tv_z_data_step():
     assert torch.equal(x, solver.reconstruct(case.y, seed=3, progress=False))
     plain = run_method("dbpp-cg", case.operator, case.y, steps=4, seed=3)
     assert tv_z(x) < tv_z(plain)
+
+
+def test_classical_methods_run_their_functions_defaults():
+    case = make_case(index=0, slices=3, **SCANS["parallel-8"])
+    for name, function in (("cgls", baselines.cgls), ("sirt", baselines.sirt)):
+        assert torch.equal(run_method(name, case.operator, case.y), function(case.operator, case.y))
+    assert inspect.signature(baselines.cgls).parameters["iterations"].default == CGLS_ITERATIONS
+
+
+def test_misused_arguments_are_named_as_arguments():
+    case = make_case(index=0, slices=3, **SCANS["parallel-8"])
+    with pytest.raises(ValueError, match=r"^samples= applies to diffusion methods, not to 'cgls'"):
+        run_method("cgls", case.operator, case.y, samples=2)
+    with pytest.raises(ValueError, match=r"^'fbp-unet' takes no samples= or solver options"):
+        run_method("fbp-unet", case.operator, case.y, samples=2)

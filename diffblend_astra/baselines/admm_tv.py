@@ -2,8 +2,11 @@
 
 import torch
 
-from ..tv import SplitAdmm, gradient_3d, gradient_3d_adjoint, isotropic_shrink, operator_norm
-from .iterative import iterations_bar, measurement, start_volume
+from ..consistency import SplitAdmm
+from ..operators.base import operator_norm
+from ..operators.inputs import as_measurement
+from ..tv import gradient_3d, gradient_3d_adjoint, isotropic_shrink
+from .iterative import iterations_bar, start_volume
 
 
 def _identity(x):
@@ -27,8 +30,8 @@ def admm_tv(operator, y, *, lam=1e-3, rho=2e-2, iterations=50, cg_iters=5, x0=No
             ``[0, 1]``; the shrinkage threshold ``λ/ρ`` (0.05 by default) is in intensity units.
         rho: ADMM penalty ρ.
         relative: if true (default), ``lam`` and ``rho`` are multiples of ``‖A‖²``
-            (:func:`~diffblend_astra.tv.operator_norm`), so they carry over between projectors
-            of different scale (pixel size, number of views, detector sampling).
+            (:func:`~diffblend_astra.operators.base.operator_norm`), so they carry over between
+            projectors of different scale (pixel size, number of views, detector sampling).
         iterations: ADMM iterations; ``cg_iters``: CG steps in each.
         x0: starting volume (default zeros).
         nonneg: constrain ``x ≥ 0``.
@@ -39,7 +42,7 @@ def admm_tv(operator, y, *, lam=1e-3, rho=2e-2, iterations=50, cg_iters=5, x0=No
     """
     if lam < 0:
         raise ValueError(f"lam must be non-negative, got {lam}")
-    y = measurement(operator, y)
+    y = as_measurement(operator, y)
     x = start_volume(operator, y, x0)
     scale = operator_norm(operator) ** 2 if relative else 1.0
     lam_abs = lam * scale

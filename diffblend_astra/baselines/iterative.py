@@ -12,12 +12,14 @@ from tqdm import trange
 
 from ..cg import inner
 from ..conventions import DTYPE
-from ..operators.inputs import as_input
+from ..operators.inputs import as_input, as_measurement
 
+CGLS_ITERATIONS = 30
+"""CGLS's early stopping by default: the ``cgls`` method and the warm start of the diffusion
+methods (:mod:`diffblend_astra.methods`) use it."""
 
-def measurement(operator, y):
-    """The checked measurement: ``y`` as a float32 tensor of ``operator.range_shape``."""
-    return as_input(y, operator.range_shape, "y", "the operator's range")
+SIRT_ITERATIONS = 200
+"""SIRT's iterations by default, as the ``sirt`` method runs it."""
 
 
 def start_volume(operator, y, x0, name="x0"):
@@ -35,13 +37,14 @@ def iterations_bar(iterations, progress, name):
 
 
 @torch.no_grad()
-def cgls(operator, y, *, iterations=50, x0=None, progress=False, callback=None):
+def cgls(operator, y, *, iterations=CGLS_ITERATIONS, x0=None, progress=False, callback=None):
     """Least squares ``min ‖A x − y‖²`` by CGLS, from ``x0`` (default zeros).
 
-    The residual ``‖A x − y‖`` decreases monotonically; early stopping (``iterations``) is
-    the only regularisation. Stops early at an exactly zero normal-equation residual.
+    The residual ``‖A x − y‖`` decreases monotonically; early stopping (``iterations``,
+    30 by default, as the ``cgls`` method of :mod:`diffblend_astra.methods` runs it) is the
+    only regularisation. Stops early at an exactly zero normal-equation residual.
     """
-    y = measurement(operator, y)
+    y = as_measurement(operator, y)
     x = start_volume(operator, y, x0)
     r = y - operator(x)                     # data residual
     s = operator.T(r)                       # normal-equation residual Aᵀ(y − A x)
@@ -68,7 +71,7 @@ def _reciprocal(t, eps=1e-8):
 
 
 @torch.no_grad()
-def sirt(operator, y, *, iterations=100, x0=None, mask=None, min_constraint=None,
+def sirt(operator, y, *, iterations=SIRT_ITERATIONS, x0=None, mask=None, min_constraint=None,
          max_constraint=None, relaxation=1.0, progress=False, callback=None):
     """SIRT with ASTRA's options: ``x ← clamp(x + λ C Aᵀ R (y − A x))``.
 
@@ -78,7 +81,8 @@ def sirt(operator, y, *, iterations=100, x0=None, mask=None, min_constraint=None
 
     Args:
         operator, y: the linear operator and a measurement of its ``range_shape``.
-        iterations: number of updates.
+        iterations: number of updates (200 by default, as the ``sirt`` method of
+            :mod:`diffblend_astra.methods` runs it).
         x0: starting volume (default zeros).
         mask: ASTRA's ``ReconstructionMaskId``: a volume of ``domain_shape``; only voxels
             where it is non-zero are reconstructed, the others keep ``x0`` and are left out of
@@ -88,7 +92,7 @@ def sirt(operator, y, *, iterations=100, x0=None, mask=None, min_constraint=None
         relaxation: ASTRA's ``Relaxation`` λ, the step length (default 1).
         progress: show a tqdm bar; ``callback(x, iteration)``: see the module.
     """
-    y = measurement(operator, y)
+    y = as_measurement(operator, y)
     x = start_volume(operator, y, x0)
     if relaxation <= 0:
         raise ValueError(f"relaxation must be positive, got {relaxation}")

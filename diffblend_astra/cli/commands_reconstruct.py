@@ -49,10 +49,14 @@ def run(args) -> None:
     import torch
 
     from ..io import read_sinogram, write_volume
-    from ..methods import run_method
+    from ..methods import CLASSICAL, EXTRA, run_method
     from .checks import check_device, check_finite, check_magnitude, check_output_file
 
     device = check_device(args.device)
+    if args.samples > 1 and args.method in CLASSICAL:
+        raise ValueError(f"--samples applies to diffusion methods, not to {args.method!r}")
+    if args.samples > 1 and args.method in EXTRA:
+        raise ValueError(f"{args.method!r} takes no --samples")
     inputs = (args.sinogram, args.geometry, args.checkpoint)
     check_output_file(args.out, inputs=inputs)
     if args.samples > 1:

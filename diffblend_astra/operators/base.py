@@ -59,8 +59,8 @@ class LinearOperator:
 
     def as_scipy(self):
         """This operator as a ``scipy.sparse.linalg.LinearOperator`` on flattened arrays
-        (see :func:`~.scipy_interop.to_scipy`), e.g. for ``scipy.sparse.linalg.lsqr``."""
-        from .scipy_interop import to_scipy
+        (see :func:`~.scipy_view.to_scipy`), e.g. for ``scipy.sparse.linalg.lsqr``."""
+        from .scipy_view import to_scipy
 
         return to_scipy(self)
 
@@ -165,3 +165,16 @@ def power_iteration_norm(forward, adjoint, domain_shape, *, iters: int = 20,
             norm = torch.linalg.vector_norm(a_v).item()
             v = adjoint(a_v)
     return norm
+
+
+def operator_norm(operator, iters=20, generator=None):
+    """Spectral norm ``‖A‖`` (largest singular value) of a linear operator, as a float.
+
+    Returns ``operator.norm_estimate()`` when the operator provides it (taken to be ``‖A‖``,
+    not its square); otherwise :func:`power_iteration_norm` with ``iters`` iterations from a
+    start drawn with ``generator``.
+    """
+    if hasattr(operator, "norm_estimate"):
+        return float(operator.norm_estimate())
+    return power_iteration_norm(operator, operator.T, operator.domain_shape, iters=iters,
+                                generator=generator)

@@ -6,7 +6,8 @@ Each converts its input once, with :func:`as_input`, to a float32 torch tensor (
 lands on the CPU; a tensor keeps its device and, through the cast, its autograd graph), and
 returns float32 torch tensors. Integer, boolean and complex data are refused, never cast: an
 integer sinogram is usually a raw detector count that needs a log transform first, and a
-complex one a bug. See :mod:`diffblend_astra.conventions`.
+complex one a bug. See :mod:`diffblend_astra.conventions`. :func:`as_measurement` and
+:func:`as_volume` apply the rule to an operator's range and domain.
 """
 
 import numpy as np
@@ -39,6 +40,18 @@ def as_input(t, shape: tuple, name: str, where: str) -> torch.Tensor:
     if not torch.isfinite(t).all():
         raise ValueError(f"{name} contains NaN or Inf values ({where})")
     return t
+
+
+def as_measurement(operator, y, name="y"):
+    """``y`` as a float32 tensor of ``operator.range_shape``; ``ValueError`` if the shape differs
+    or a value is NaN/inf."""
+    return as_input(y, operator.range_shape, name, "the operator's range")
+
+
+def as_volume(operator, x, name="x0"):
+    """``x`` as a float32 tensor of ``operator.domain_shape``; ``ValueError`` if the shape differs
+    or a value is NaN/inf."""
+    return as_input(x, operator.domain_shape, name, "the operator's domain")
 
 
 def _dtype_error(name, shape, where, dtype, fix):

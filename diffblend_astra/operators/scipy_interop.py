@@ -1,8 +1,9 @@
 """SciPy both ways: a :class:`LinearOperator` as a SciPy operator, a sparse matrix as ours.
 
-* :func:`to_scipy` (``op.as_scipy()``) gives a ``scipy.sparse.linalg.LinearOperator`` of
-  shape ``(prod(range_shape), prod(domain_shape))`` on flattened arrays (C order), so SciPy's
-  solvers (``lsqr``, ``lsmr``, ``cg`` on ``AᵀA``) run on any operator of this package.
+* :func:`~.scipy_view.to_scipy` (``op.as_scipy()``) gives a
+  ``scipy.sparse.linalg.LinearOperator`` of shape ``(prod(range_shape), prod(domain_shape))``
+  on flattened arrays (C order), so SciPy's solvers (``lsqr``, ``lsmr``, ``cg`` on ``AᵀA``)
+  run on any operator of this package.
 * :class:`SparseMatrixOperator` wraps a SciPy sparse matrix ``W`` ``(rays, pixels)`` — such as
   ASTRA's ``astra.matrix.get(astra.projector.matrix(projector_id))`` — as a
   :class:`LinearOperator`, for one image or, slice by slice, a stack of them.
@@ -12,37 +13,9 @@ import math
 
 import numpy as np
 import scipy.sparse
-import scipy.sparse.linalg
-import torch
 
 from .astra_matrix import SystemMatrix
 from .base import LinearOperator
-
-
-def to_scipy(op: LinearOperator) -> scipy.sparse.linalg.LinearOperator:
-    """``op`` as a float32 SciPy operator on flattened CPU arrays.
-
-    ``matvec`` takes a float32 or float64 vector of ``prod(op.domain_shape)`` values and
-    returns ``op`` applied to it, flattened, as float32; ``rmatvec`` does the same with the
-    transpose.
-    """
-    def matvec(v):
-        return _flat(op.forward(_shaped(v, op.domain_shape)))
-
-    def rmatvec(v):
-        return _flat(op.adjoint(_shaped(v, op.range_shape)))
-
-    return scipy.sparse.linalg.LinearOperator(
-        (math.prod(op.range_shape), math.prod(op.domain_shape)), matvec=matvec, rmatvec=rmatvec,
-        dtype=np.float32)
-
-
-def _shaped(v, shape):
-    return torch.from_numpy(np.asarray(v, dtype=np.float32).reshape(shape))
-
-
-def _flat(t):
-    return t.detach().cpu().numpy().reshape(-1)
 
 
 class SparseMatrixOperator(LinearOperator):

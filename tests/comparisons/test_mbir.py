@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from diffblend_astra.checkpoint import save_checkpoint
+from diffblend_astra.comparisons.mbir import MBIR_TV_Z, MbirSolver, VeScore, ve_sigmas
+from diffblend_astra.comparisons.registry import EXTRA_METHODS
 from diffblend_astra.diffusion import VPSchedule
-from diffblend_astra.extra_methods import EXTRA_METHODS
-from diffblend_astra.mbir import MBIR_TV_Z, MbirSolver, VeScore, ve_sigmas
 from diffblend_astra.networks import EpsilonNetwork, NetworkConfig
 from diffblend_astra.normalization import IntensityWindow
 from diffblend_astra.priors import SlicePrior

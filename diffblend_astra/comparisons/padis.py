@@ -23,13 +23,13 @@ padded clean images; sampling at timestep ``t`` fills the padding with
 Sampling (:class:`PatchPrior`): each call draws a new grid shift, runs the network on all
 patches of all slices (chunked) and stitches ε̂ back — the image score is the sum of the
 patch scores, ``Σ_c G_cᵀ s(G_c x)``. The prior fits the ``predict_noise`` contract, so it runs
-per slice inside :class:`~.solver.DiffusionBlendSolver` with its CG data step.
+per slice inside :class:`~..solver.DiffusionBlendSolver` with its CG data step.
 
 Paper vs CPU defaults: PaDIS uses 56² patches of 256² images, an EDM network and σ-levels,
 1000 network evaluations and a DPS data step with Langevin updates (not implemented here);
 the ``tiny`` CPU network takes any patch size that is a multiple of 8 (16 for tests).
 
-Training: :class:`PatchNetwork` takes the positions where :func:`~.train.dsm_loss` passes its
+Training: :class:`PatchNetwork` takes the positions where :func:`~..train.dsm_loss` passes its
 spacing labels, so ``dsm_loss`` trains it unchanged (the positions are not noised);
 :func:`train_patch_prior` runs the loop.
 """
@@ -44,11 +44,11 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from .checkpoint import read_tensors, write_tensors
-from .diffusion import VPSchedule
-from .networks import EpsilonNetwork, NetworkConfig, named_config
-from .normalization import IntensityWindow
-from .train import dsm_loss, step_generator
+from ..checkpoint import check_format_version, read_tensors, write_tensors
+from ..diffusion import VPSchedule
+from ..networks import EpsilonNetwork, NetworkConfig, named_config
+from ..normalization import IntensityWindow
+from ..train import dsm_loss, step_generator
 
 FORMAT_VERSION = 1
 
@@ -162,7 +162,7 @@ def sample_patches(volumes, patch: int, batch: int, generator: torch.Generator, 
 
 
 def patch_network_config(patch: int, name: str = "tiny") -> NetworkConfig:
-    """A named architecture (:func:`~.networks.named_config`) for ``patch × patch`` patches
+    """A named architecture (:func:`~..networks.named_config`) for ``patch × patch`` patches
     with 3 input channels; ``patch`` must be a multiple of 8 (``tiny``) or 32 (``paper``)."""
     config = named_config(name, "slice")
     multiple = 2 ** (len(config.block_out_channels) - 1)
@@ -193,7 +193,7 @@ class PatchNetwork(EpsilonNetwork):
 class PatchPrior:
     """PaDIS's patch prior over a ``(Z, Y, X)`` volume, slice by slice (see module docstring).
 
-    Same contract as a :class:`~.priors.Prior` (``schedule``, ``window``,
+    Same contract as a :class:`~..priors.Prior` (``schedule``, ``window``,
     ``check_volume_shape``, ``predict_noise``). ``image_shape`` is the ``(Y, X)`` slice size
     the positions were trained on; ``max_batch`` bounds the patches per network call.
     """
@@ -251,6 +251,7 @@ def save_patch_prior(path, network: PatchNetwork, *, image_shape, schedule: VPSc
 def load_patch_prior(path, device: str | torch.device = "cpu", **kwargs) -> PatchPrior:
     """The :class:`PatchPrior` saved at ``path`` (weights on ``device``, eval mode)."""
     tensors, meta = read_tensors(path)
+    check_format_version(meta, path, FORMAT_VERSION)
     if meta.get("prior_kind") != PatchPrior.kind or \
             meta.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{path} is not a patch-prior checkpoint (prior kind "
@@ -275,7 +276,7 @@ def train_patch_prior(volumes, out_dir, *, patch: int = 16, network: PatchNetwor
     ``volumes``: ``(Z, Y, X)`` arrays in physical units, all with the same ``(Y, X)`` (mapped
     to network units with ``window``). ``network`` defaults to the ``tiny`` architecture for
     ``patch``. Step ``k`` draws its patches, timesteps and noise from
-    :func:`~.train.step_generator` ``(seed, k)``; the EMA weights are saved at the end.
+    :func:`~..train.step_generator` ``(seed, k)``; the EMA weights are saved at the end.
     """
     data = [window.to_network(torch.as_tensor(v, dtype=torch.float32)) for v in volumes]
     shapes = {tuple(v.shape[1:]) for v in data}

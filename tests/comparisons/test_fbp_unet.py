@@ -2,9 +2,9 @@ import pytest
 import torch
 
 from diffblend_astra.baselines import fbp
+from diffblend_astra.comparisons.fbp_unet import FbpUnet, ResidualUNet, UNetConfig, train_fbp_unet
+from diffblend_astra.comparisons.registry import EXTRA_METHODS, bundled_fbp_unet
 from diffblend_astra.experiment import SCANS, make_case
-from diffblend_astra.extra_methods import EXTRA_METHODS, bundled_fbp_unet
-from diffblend_astra.fbp_unet import FbpUnet, ResidualUNet, UNetConfig, train_fbp_unet
 from diffblend_astra.operators import as_operator, sparse_view
 from diffblend_astra.phantoms import phantom_volume
 

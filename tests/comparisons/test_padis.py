@@ -4,11 +4,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from diffblend_astra.extra_methods import EXTRA_METHODS
+from diffblend_astra.comparisons.padis import (PatchGrid, PatchNetwork, PatchPrior,
+                                               load_patch_prior, patch_network_config,
+                                               position_channels, sample_patches,
+                                               train_patch_prior)
+from diffblend_astra.comparisons.registry import EXTRA_METHODS
 from diffblend_astra.networks import NetworkConfig
-from diffblend_astra.padis import (PatchGrid, PatchNetwork, PatchPrior, load_patch_prior,
-                                   patch_network_config, position_channels, sample_patches,
-                                   train_patch_prior)
 from diffblend_astra.solver import DiffusionBlendSolver
 from helpers_operators import random_operator
 

@@ -26,11 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .baselines import fbp
-from .checkpoint import read_tensors, write_tensors
-from .normalization import IntensityWindow
-from .operators import as_operator
-from .train import step_generator
+from ..baselines import fbp
+from ..checkpoint import check_format_version, read_tensors, write_tensors
+from ..normalization import IntensityWindow
+from ..operators import as_operator
+from ..train import step_generator
 
 FORMAT_VERSION = 1
 
@@ -155,6 +155,7 @@ class FbpUnet:
     def load(cls, path, device: str | torch.device = "cpu") -> "FbpUnet":
         """The model written by :meth:`save` (weights on ``device``)."""
         tensors, meta = read_tensors(path)
+        check_format_version(meta, path, FORMAT_VERSION)
         if meta.get("model") != "fbp-unet" or meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"{path} is not an FBP-UNet checkpoint")
         network = ResidualUNet(UNetConfig(**meta["network"]))
@@ -188,7 +189,7 @@ def train_fbp_unet(volumes, geometry, *, steps: int = 2000, batch_size: int = 16
     """Train an FBP-UNet for ``geometry = (proj_geom, vol_geom)`` (a 2D ASTRA pair).
 
     ``volumes``: ``(Z, Y, X)`` arrays in physical units whose slices fit ``vol_geom``. Each
-    step draws ``batch_size`` slices with :func:`~.train.step_generator` ``(seed, step)``
+    step draws ``batch_size`` slices with :func:`~..train.step_generator` ``(seed, step)``
     and takes an Adam step on the mean squared error in network units.
     """
     if steps < 1 or batch_size < 1:

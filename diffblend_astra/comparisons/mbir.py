@@ -56,9 +56,10 @@ from typing import Callable
 import torch
 from tqdm.auto import tqdm
 
-from .conventions import DTYPE
-from .tv import AdmmTvZ, as_measurement
-from .solver import check_operator_fits_prior
+from ..consistency import AdmmTvZ
+from ..conventions import DTYPE
+from ..operators.inputs import as_measurement
+from ..solver import check_operator_fits_prior, sampling_generator
 
 MBIR_TV_Z = (2e-2, 4e-4)
 """Default ``(ρ, λ)`` relative to ``‖A‖²`` — the DDS values of the method registry. The
@@ -86,7 +87,7 @@ def ve_sigmas(steps: int, sigma_min: float = 0.01, sigma_max: float = 378.0) -> 
 class VeScore:
     """The VE score ``s(x, σ)`` of a VP ε-prior (derivation in the module docstring).
 
-    ``prior`` is any :class:`~.priors.Prior` (or an object with ``schedule`` and
+    ``prior`` is any :class:`~..priors.Prior` (or an object with ``schedule`` and
     ``predict_noise``); the score of a volume ``(Z, Y, X)`` is the prior's ε̂ of the matching
     VP sample, divided by ``−σ``.
     """
@@ -112,15 +113,15 @@ class MbirSolver:
     """DiffusionMBIR: reconstruct a ``(Z, Y, X)`` volume with a slice prior and TV along Z.
 
     Args:
-        operator: a :class:`~.operators.LinearOperator` whose domain is ``(Z, Y, X)``.
-        prior: a VP ε-prior, normally :class:`~.priors.SlicePrior` (the paper's 2D prior);
+        operator: a :class:`~..operators.LinearOperator` whose domain is ``(Z, Y, X)``.
+        prior: a VP ε-prior, normally :class:`~..priors.SlicePrior` (the paper's 2D prior);
             it is used as a VE score through :class:`VeScore`.
         steps: predictor–corrector steps ``N`` (2 network evaluations each); paper 2000.
         predictor: ``"reverse-diffusion"`` (the paper's) or ``"ancestral"`` (exact noise
             level at every step size; use it below ~100 steps), see :data:`PREDICTORS`.
         snr: signal-to-noise ratio of the Langevin corrector (0.16 in the paper).
         rho, lam: ADMM penalty ρ and TV-z weight λ, relative to ``‖A‖²`` (see
-            :class:`~.tv.AdmmTvZ`); ``rho = 0`` drops TV-z (plain CG).
+            :class:`~..consistency.AdmmTvZ`); ``rho = 0`` drops TV-z (plain CG).
         cg_iters: CG iterations per ADMM step (1 in the paper).
         sigma_min, sigma_max: ends of the VE schedule, network units (0.01 and 378).
     """
@@ -155,12 +156,7 @@ class MbirSolver:
         every step after its data-consistency step, in physical units (still noisy).
         """
         y = as_measurement(self.operator, y)
-        if generator is None:
-            generator = torch.Generator(device=y.device)
-            if seed is None:
-                generator.seed()
-            else:
-                generator.manual_seed(seed)
+        generator = sampling_generator(seed, generator, y.device)
         window = self.prior.window
         admm = AdmmTvZ(self.operator, y, rho=self.rho, lam=self.lam, cg_iters=self.cg_iters,
                        relative=True)

@@ -16,7 +16,7 @@ A network with ``s × s`` slices needs both orientations to be ``s × s``: for c
 
 Sampling: TPDM alternates its priors in a DPS sampler (2000 network evaluations, each prior
 equally often, in the DiffusionBlend paper's comparison). Here the alternation is itself a
-prior, :class:`AlternatingPrior`, so it runs in :class:`~.solver.DiffusionBlendSolver` with
+prior, :class:`AlternatingPrior`, so it runs in :class:`~..solver.DiffusionBlendSolver` with
 its CG data consistency instead of the DPS gradient step.
 """
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from .conventions import PLANES
+from ..conventions import PLANES
 
 AXIS_NAMES = {axis: name for name, axis in PLANES.items()}
 
@@ -46,7 +46,7 @@ def _axis(axis) -> int:
 class AxisPrior:
     """A slice prior applied along ``axis`` (0/'axial', 1/'coronal', 2/'sagittal').
 
-    Same contract as a :class:`~.priors.Prior` (``schedule``, ``window``,
+    Same contract as a :class:`~..priors.Prior` (``schedule``, ``window``,
     ``check_volume_shape``, ``predict_noise``) on ``(Z, Y, X)`` volumes: the volume is moved
     by :func:`to_axis`, the wrapped prior predicts ε̂, and ε̂ is moved back.
     """

@@ -3,12 +3,12 @@ import math
 import pytest
 import torch
 
+from diffblend_astra.comparisons.registry import EXTRA_METHODS
+from diffblend_astra.comparisons.tpdm import AlternatingPrior, AxisPrior, to_axis, tpdm_prior
 from diffblend_astra.diffusion import VPSchedule
-from diffblend_astra.extra_methods import EXTRA_METHODS
 from diffblend_astra.networks import EpsilonNetwork, NetworkConfig
 from diffblend_astra.priors import SlicePrior
 from diffblend_astra.solver import DiffusionBlendSolver
-from diffblend_astra.tpdm import AlternatingPrior, AxisPrior, to_axis, tpdm_prior
 from helpers_operators import random_operator
 from oracle import RecordingNetwork
 

@@ -1,4 +1,4 @@
-"""Registry entries for the comparison methods, in the shape of :mod:`.methods`.
+"""Registry entries for the comparison methods, in the shape of :mod:`..methods`.
 
 ``EXTRA_METHODS[name](operator, y, *, checkpoint, steps, seed, device, progress) → volume``
 ``(Z, Y, X)`` in physical units.
@@ -15,7 +15,7 @@ fbp-unet   supervised FBP-UNet (:mod:`.fbp_unet`)                   the bundled 
                                                                     trained for this geometry
 =========  =======================================================  ===========================
 
-The bundled weights (:data:`~.checkpoint.BUNDLED_WEIGHTS`) were trained on 64³ phantoms with
+The bundled weights (:data:`~..checkpoint.BUNDLED_WEIGHTS`) were trained on 64³ phantoms with
 the budget of the other priors (``benchmarks/train_weights.py``); an FBP-UNet exists only for
 the benchmark scans. ``checkpoint`` replaces them (for ``tpdm``: the coronal prior).
 ``steps`` counts predictor–corrector steps for ``mbir`` (2 network evaluations each) and DDIM
@@ -25,12 +25,11 @@ steps otherwise; ``fbp-unet`` ignores ``steps`` and ``seed``. ``mbir`` uses the 
 
 from __future__ import annotations
 
-from .checkpoint import BUNDLED_WEIGHTS, bundled_path
+from ..checkpoint import FBP_UNET_WEIGHTS, bundled_path, load_prior
+from ..solver import DiffusionBlendSolver
 from .fbp_unet import FbpUnet
 from .mbir import MbirSolver
-from .priors import load_prior
 from .padis import load_patch_prior
-from .solver import DiffusionBlendSolver
 from .tpdm import tpdm_prior
 
 
@@ -41,7 +40,7 @@ def _weights(checkpoint, bundled: str):
 
 def bundled_fbp_unet(operator, device="cpu") -> FbpUnet:
     """The bundled FBP-UNet trained for ``operator``'s geometry; ``ValueError`` if none is."""
-    for name in (n for n in BUNDLED_WEIGHTS if n.startswith("fbp-unet-")):
+    for name in FBP_UNET_WEIGHTS:
         path = bundled_path(name)
         if path.is_file():
             model = FbpUnet.load(path, device)
@@ -49,7 +48,8 @@ def bundled_fbp_unet(operator, device="cpu") -> FbpUnet:
                 return model
     raise ValueError("no bundled FBP-UNet was trained for this geometry (they exist for the "
                      "benchmark scans of diffblend_astra.experiment.SCANS, 64² slices): train "
-                     "one with diffblend_astra.fbp_unet.train_fbp_unet and pass its checkpoint")
+                     "one with diffblend_astra.comparisons.fbp_unet.train_fbp_unet and pass its "
+                     "checkpoint")
 
 
 def run_mbir(operator, y, *, checkpoint=None, steps=100, seed=0, device="cpu", progress=False):
