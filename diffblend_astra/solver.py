@@ -139,21 +139,10 @@ class DiffusionBlendSolver:
         else:
             x = add_noise(window.to_network(x_init), noise, self.alpha_bar[timesteps[0]])
         label = "diffusion steps" + (f", sample {index + 1}/{samples}" if samples > 1 else "")
-        for step, t in enumerate(tqdm(timesteps, desc=label, disable=not progress)):
-            with autocast(self.precision, x.device):
-                eps = self.prior.predict_noise(x, t, step, generator)   # blended ε̂(x_t)
-            x0 = tweedie_x0(x, eps, self.alpha_bar[t])               # E[x0 | x_t]
-            if self.clip_x0 is not None:
-                x0 = x0.clamp(*self.clip_x0)
-            x0 = consistency.step(window.to_physical(x0))            # CG towards Aᵀy
-            if callback is not None:
-                callback(step, x0)
-            if step < len(timesteps) - 1:
-                z = slice_correlated_noise(shape, self.noise_correlation, generator=generator,
-                                           device=y.device, dtype=DTYPE)
-                x = ddim_step(window.to_network(x0), eps,            # re-noise to t_next
-                              self.alpha_bar[timesteps[step + 1]], self.eta, z)
-        return x0
+        return sample(x, self.prior, consistency.step, timesteps, eta=self.eta,
+                      generator=generator, clip_x0=self.clip_x0,
+                      noise_correlation=self.noise_correlation, precision=self.precision,
+                      callback=callback, progress=label if progress else None)
 
     def _timesteps(self, warm: bool) -> list[int]:
         if not warm or self.start_timestep is None:
@@ -163,6 +152,45 @@ class DiffusionBlendSolver:
             raise ValueError(f"start_timestep {self.start_timestep} is below every sampling "
                              "timestep")
         return kept
+
+
+def sample(x_t: torch.Tensor, prior: Prior, data_step: Callable[[torch.Tensor], torch.Tensor],
+           timesteps: list[int], *, eta: float, generator: torch.Generator,
+           clip_x0: tuple[float, float] | None = (-1.0, 1.0), noise_correlation: float = 0.0,
+           precision: str = "auto", callback: Callable[[int, torch.Tensor], None] | None = None,
+           progress: str | None = None) -> torch.Tensor:
+    """Algorithm 1 of DiffusionBlend(++), in the paper's notation; returns x̂0 (physical).
+
+    From ``x_t`` ``(Z, Y, X)`` (network units) at ``timesteps[0]``, for each ``t`` of the
+    descending ``timesteps``:
+
+    1. ε̂ = prior(x_t, t) — the blended score of the volume's 3-slice groups;
+    2. x̂0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t (Tweedie), clamped to ``clip_x0``;
+    3. x̂0 ← ``data_step``(x̂0) — a few CG (or ADMM-TV-z) steps towards Aᵀy, physical units;
+    4. x_{t'} = √ᾱ_{t'} x̂0 + √(1−ᾱ_{t'}) (η z + √(1−η²) ε̂) at the next timestep t', with
+       z ~ N(0, I) (correlated across slices by ``noise_correlation``).
+
+    ``callback(step, x̂0)`` sees every data-consistent estimate; ``progress`` is the label
+    of a progress bar (``None``: no bar).
+    """
+    window = prior.window
+    alpha_bar = prior.schedule.alphas_cumprod().tolist()
+    shape = tuple(x_t.shape)
+    for step, t in enumerate(tqdm(timesteps, desc=progress, disable=progress is None)):
+        with autocast(precision, x_t.device):
+            eps = prior.predict_noise(x_t, t, step, generator)      # blended ε̂(x_t)
+        x0 = tweedie_x0(x_t, eps, alpha_bar[t])                      # E[x0 | x_t]
+        if clip_x0 is not None:
+            x0 = x0.clamp(*clip_x0)
+        x0 = data_step(window.to_physical(x0))                      # CG towards Aᵀy
+        if callback is not None:
+            callback(step, x0)
+        if step < len(timesteps) - 1:
+            z = slice_correlated_noise(shape, noise_correlation, generator=generator,
+                                       device=x_t.device, dtype=DTYPE)
+            x_t = ddim_step(window.to_network(x0), eps,              # re-noise to t_next
+                            alpha_bar[timesteps[step + 1]], eta, z)
+    return x0
 
 
 def check_operator_fits_prior(operator, prior: Prior) -> None:
