@@ -18,11 +18,35 @@ listed in :mod:`.prior_kinds`; :func:`~.checkpoint.load_prior` builds a prior fr
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
 import torch
 
 from .diffusion import VPSchedule
 from .normalization import IntensityWindow
 from .partition import PartitionSchedule
+
+
+@runtime_checkable
+class ScorePrior(Protocol):
+    """What the samplers need of a prior (:func:`~.solver.sample`, the MBIR and TPDM
+    samplers): the diffusion ``schedule``, the intensity ``window`` (physical ↔ network
+    units), a shape check, and ε̂ of a whole noisy volume.
+
+    :class:`Prior` and its subclasses satisfy it, as do the comparison systems' priors
+    (TPDM's axis and alternating priors, PaDIS's patch prior); so does any object of the
+    user's with these members.
+    """
+
+    schedule: VPSchedule
+    window: IntensityWindow
+
+    def check_volume_shape(self, shape) -> None:
+        """Raise ``ValueError`` unless a ``(Z, Y, X)`` volume of ``shape`` fits."""
+
+    def predict_noise(self, x_t: torch.Tensor, t: int, step: int,
+                      generator: torch.Generator) -> torch.Tensor:
+        """ε̂ ``(Z, Y, X)`` of the noisy volume ``x_t`` at timestep ``t`` (step ``step``)."""
 
 
 class Prior:

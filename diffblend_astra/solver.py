@@ -32,7 +32,7 @@ from .diffusion import add_noise, ddim_step, slice_correlated_noise, tweedie_x0
 from .precision import autocast
 from .precision import resolve as resolve_precision
 from .operators.inputs import as_measurement, as_volume
-from .priors import Prior
+from .priors import ScorePrior
 
 
 class DiffusionBlendSolver:
@@ -41,7 +41,7 @@ class DiffusionBlendSolver:
     Args:
         operator: a :class:`~.operators.LinearOperator` (or anything with ``domain_shape``,
             ``range_shape``, ``op(x)``, ``op.T(y)``) whose domain is ``(Z, Y, X)``.
-        prior: a :class:`~.priors.Prior`, or the name of bundled weights (``"blend"``,
+        prior: a :class:`~.priors.ScorePrior` (e.g. a :class:`~.priors.Prior`), or the name of bundled weights (``"blend"``,
             ``"slice"``, ``"conditional"``) or a checkpoint path; its network must fit the
             volume's slice size.
         steps: number of DDIM steps = network evaluations (NFE). The paper uses 200 for
@@ -70,7 +70,7 @@ class DiffusionBlendSolver:
             float32 either way.
     """
 
-    def __init__(self, operator, prior: Prior, *, steps: int = 50, cg_iters: int = 5,
+    def __init__(self, operator, prior: ScorePrior, *, steps: int = 50, cg_iters: int = 5,
                  eta: float = 0.85, tv_z: tuple[float, float] | None = None,
                  weights: torch.Tensor | None = None, start_timestep: int | None = None,
                  clip_x0: tuple[float, float] | None = (-1.0, 1.0),
@@ -154,8 +154,8 @@ class DiffusionBlendSolver:
         return kept
 
 
-def sample(x_t: torch.Tensor, prior: Prior, data_step: Callable[[torch.Tensor], torch.Tensor],
-           timesteps: list[int], *, eta: float, generator: torch.Generator,
+def sample(x_t: torch.Tensor, prior: ScorePrior,
+           data_step: Callable[[torch.Tensor], torch.Tensor], timesteps: list[int], *, eta: float, generator: torch.Generator,
            clip_x0: tuple[float, float] | None = (-1.0, 1.0), noise_correlation: float = 0.0,
            precision: str = "auto", callback: Callable[[int, torch.Tensor], None] | None = None,
            progress: str | None = None) -> torch.Tensor:
@@ -193,7 +193,7 @@ def sample(x_t: torch.Tensor, prior: Prior, data_step: Callable[[torch.Tensor], 
     return x0
 
 
-def check_operator_fits_prior(operator, prior: Prior) -> None:
+def check_operator_fits_prior(operator, prior: ScorePrior) -> None:
     """Raise unless ``operator`` has the protocol's shapes and its domain fits ``prior``."""
     for name in ("domain_shape", "range_shape"):
         if not hasattr(operator, name):

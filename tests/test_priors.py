@@ -115,3 +115,16 @@ def test_partition_averaging_averages_every_offset():
     assert len(net.calls) == 3 and all(set(c[2].tolist()) == {3} for c in net.calls)
     with pytest.raises(ValueError, match="averaged"):
         PartitionSchedule(averaged=4)
+
+
+def test_every_prior_satisfies_the_score_prior_protocol():
+    from diffblend_astra.comparisons.padis import load_patch_prior
+    from diffblend_astra.comparisons.tpdm import tpdm_prior
+    from diffblend_astra.checkpoint import bundled_path, load_prior
+    from diffblend_astra.priors import ScorePrior
+
+    slice_prior = load_prior("slice")
+    priors = [load_prior("blend"), load_prior("conditional"), slice_prior,
+              tpdm_prior(slice_prior, slice_prior), load_patch_prior(bundled_path("patch"))]
+    assert all(isinstance(p, ScorePrior) for p in priors)
+    assert not isinstance(RecordingNetwork(), ScorePrior)
