@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from diffblend_astra.checkpoint import bundled_path
+from diffblend_astra.diffusion import VPSchedule
 from diffblend_astra.experiment import SCANS, evaluate_method, make_case
 from diffblend_astra.methods import DDS_TV_Z, DIFFUSION
 from diffblend_astra.metrics import tv_z
@@ -66,11 +67,14 @@ ABLATIONS = {
     "dbpp/avg-3": replace(_DBPP, partitions=replace(_DBPP.partitions, averaged=3)),
     "dbpp/corr-0.5": replace(_DBPP, noise_correlation=0.5),
     "dbpp/warm-600": replace(_DBPP, warm_start=600),
+    "dbpp/no-warm": replace(_DBPP, warm_start=None),
+    "dds/warm-500": replace(DIFFUSION["dds"], warm_start=500),
     "dbpp/eta-0": (_DBPP, dict(eta=0.0)),
     "dbpp/fp32": (_DBPP, dict(precision="fp32")),
 }
-"""Variants of the default DiffusionBlend++ (:data:`~diffblend_astra.methods.DIFFUSION`):
-each changes one option — a :class:`~diffblend_astra.methods.DiffusionMethod` field, or
+"""Variants of the default DiffusionBlend++ (:data:`~diffblend_astra.methods.DIFFUSION`), and
+DDS with DiffusionBlend++'s warm start (a sampler trick open to every method): each changes
+one option — a :class:`~diffblend_astra.methods.DiffusionMethod` field, or
 (method, solver options). A variant equal to the default measures nothing new but costs
 nothing either: its records are its own."""
 NFE_METHODS = ("dbpp", "dds", "dds2d")
@@ -113,7 +117,7 @@ def main(argv=None) -> int:
 def _quick(methods) -> int:
     """One 9-slice volume, 4 NFE, the core methods: prints a table, writes nothing."""
     case = make_case(index=0, slices=9, **SCANS["parallel-8"])
-    rows = {m: [_evaluate(case, m, 0, 4)] for m in methods if m in CORE}
+    rows = {m: [{**_evaluate(case, m, 0, 4), "nfe": 4}] for m in methods if m in CORE}
     print(_scan_table("parallel-8 (quick)", rows, float(tv_z(case.truth))))
     return 0
 
@@ -155,6 +159,18 @@ def _evaluate(case, method: str, index: int, steps: int) -> dict:
     result = evaluate_method(case, method, steps=steps, seed=index, **options)
     return {"metrics": result["metrics"], "tv_z": float(result["tv_z"]),
             "seconds": result["seconds"], "truth_tv_z": float(tv_z(case.truth))}
+
+
+def evaluations(method: str, steps: int) -> int | None:
+    """Network evaluations of ``method`` at ``steps`` (the schedule's grid): a warm-started
+    method runs only the grid's steps at or below its start; ``None`` for classical ones."""
+    spec = ABLATIONS.get(method, DIFFUSION.get(method))
+    spec = spec[0] if isinstance(spec, tuple) else spec
+    if spec is None:
+        return steps if method in EXTRA and method != "fbp-unet" else None
+    if spec.warm_start is None:
+        return steps
+    return sum(t <= spec.warm_start for t in VPSchedule().timesteps(steps))
 
 
 def _definition(method: str) -> str:
@@ -239,9 +255,10 @@ def _machine() -> str:
 
 def _scan_table(scan: str, rows: dict, truth_tv: float) -> str:
     lines = [f"### {scan}", "",
-             "| method | n | " + " | ".join(f"{p} PSNR | {p} SSIM" for p in COLUMNS)
+             "| method | evaluations | n | "
+             + " | ".join(f"{p} PSNR | {p} SSIM" for p in COLUMNS)
              + " | TV-z (truth {:.4f}) | s / volume |".format(truth_tv),
-             "|---" * (3 + 2 * len(COLUMNS)) + "|---|"]
+             "|---" * (4 + 2 * len(COLUMNS)) + "|---|"]
     for method, runs in rows.items():
         cells = []
         for plane in COLUMNS:
@@ -251,14 +268,16 @@ def _scan_table(scan: str, rows: dict, truth_tv: float) -> str:
                 cells.append(f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}")
         tv = np.mean([r["tv_z"] for r in runs])
         seconds = np.mean([r["seconds"] for r in runs])
-        lines.append(f"| {method} | {len(runs)} | " + " | ".join(cells)
+        count = evaluations(method, runs[0]["nfe"])
+        lines.append(f"| {method} | {'-' if count is None else count} | {len(runs)} | "
+                     + " | ".join(cells)
                      + f" | {tv:.4f} | {seconds:.1f} |")
     return "\n".join(lines)
 
 
 def _ablation_table(records, steps) -> str:
     """DB++ on the ablation scan: the variants at ``steps`` NFE, then PSNR versus NFE."""
-    runs = ([(m, steps) for m in ("dbpp", *ABLATIONS)]
+    runs = ([(m, steps) for m in ("dbpp", "dds", *ABLATIONS)]
             + [(m, n) for m in NFE_METHODS for n in ABLATION_NFE])
     lines = []
     for method, nfe in runs:
@@ -269,15 +288,16 @@ def _ablation_table(records, steps) -> str:
             psnr = {p: np.mean([r["metrics"][p]["psnr"] for r in found.values()])
                     for p in COLUMNS}
             seconds = np.mean([r["seconds"] for r in found.values()])
-            lines.append(f"| {method} | {nfe} | {len(found)} | "
+            lines.append(f"| {method} | {nfe} | {evaluations(method, nfe)} | {len(found)} | "
                          + " | ".join(f"{psnr[p]:.2f}" for p in COLUMNS)
                          + f" | {seconds:.1f} |")
     if not lines:
         return ""
     return "\n".join([f"### Ablations and NFE ({ABLATION_SCAN}, volumes 0–"
                       f"{ABLATION_VOLUMES - 1})", "",
-                      "| variant | NFE | n | axial PSNR | coronal PSNR | sagittal PSNR "
-                      "| volume PSNR | s / volume |", "|---|---|---|---|---|---|---|---|",
+                      "| variant | steps | network evaluations | n | axial PSNR | coronal PSNR "
+                      "| sagittal PSNR | volume PSNR | s / volume |",
+                      "|---|---|---|---|---|---|---|---|---|",
                       *lines])
 
 

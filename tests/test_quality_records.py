@@ -56,6 +56,13 @@ def test_the_report_ignores_records_of_other_weights_and_volumes(quality):
     ]
     text = quality.report(records, volumes=4, steps=50)
     assert "### parallel-8" in text
-    assert "| fbp | 2 | 21.00 ± 1.00 |" in text          # volume 7 lies outside the 4
+    assert "| fbp | - | 2 | 21.00 ± 1.00 |" in text          # volume 7 lies outside the 4
     assert "| dbpp |" not in text                         # trained with other weights
     assert "| dds |" not in text                          # recorded for another definition
+
+
+def test_network_evaluations_of_a_warm_started_method(quality):
+    assert quality.evaluations("fbp", 50) is None
+    assert quality.evaluations("dds", 50) == 50
+    assert quality.evaluations("dbpp/no-warm", 50) == 50
+    assert quality.evaluations("dds/warm-500", 50) == 26         # 500, 480, …, 0
