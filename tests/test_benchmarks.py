@@ -14,6 +14,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
     ("quality.py", "| dbpp |"),
     ("operators.py", "speed-up"),
     ("priors.py", "gain adj (dB)"),
+    ("method_time.py", "CPU time / DDS"),
 ])
 def test_quick_mode_runs(script, expected):
     done = subprocess.run([sys.executable, str(BENCHMARKS / script), "--quick"],
