@@ -27,12 +27,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..baselines import fbp
-from ..checkpoint import check_format_version, read_tensors, write_tensors
+from ..checkpoint import FORMAT_VERSION, check_format_version, read_tensors, write_tensors
 from ..normalization import IntensityWindow
 from ..operators import as_operator
 from ..train import step_generator
-
-FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)

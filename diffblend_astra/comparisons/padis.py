@@ -44,13 +44,11 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
-from ..checkpoint import check_format_version, read_tensors, write_tensors
+from ..checkpoint import FORMAT_VERSION, check_format_version, read_tensors, write_tensors
 from ..diffusion import VPSchedule
 from ..networks import EpsilonNetwork, NetworkConfig, named_config
 from ..normalization import IntensityWindow
 from ..train import dsm_loss, step_generator
-
-FORMAT_VERSION = 1
 
 
 def position_channels(rows: torch.Tensor, cols: torch.Tensor, image_shape) -> torch.Tensor:
