@@ -103,7 +103,7 @@ def main(argv=None) -> int:
             methods = [m for m in args.methods
                        if m in CORE + ("fbp-unet",) or scan in EXTRA_SCANS]
             _run(args.records, scan, methods, range(args.volumes), args.steps)
-        if not args.no_ablations and ABLATION_SCAN in args.scans and "dbpp" in args.methods:
+        if not args.no_ablations and ABLATION_SCAN in args.scans:
             volumes = range(min(args.volumes, ABLATION_VOLUMES))
             _run(args.records, ABLATION_SCAN, list(ABLATIONS), volumes, args.steps)
             for nfe in ABLATION_NFE:
