@@ -35,7 +35,7 @@ class PriorKind:
 
 
 PRIOR_KINDS = {
-    "blend": PriorKind((3, 3), BlendPrior, {"blend": "blend_tiny"}),
+    "blend": PriorKind((3, 3), BlendPrior, {"blend": "blend_wide"}),
     "slice": PriorKind((1, 1), SlicePrior, {"slice": "slice_tiny",
                                             "slice-coronal": "slice_coronal_tiny"}),
     "conditional": PriorKind((3, 1), ConditionalPrior, {"conditional": "conditional_tiny"}),

@@ -79,13 +79,23 @@ def test_corrupt_or_mismatched_checkpoint_is_a_clear_error(tmp_path):
         load_checkpoint(tmp_path / "absent.safetensors")
 
 
-@pytest.mark.parametrize("name, kind", [("blend", "blend"), ("slice", "slice"),
-                                        ("conditional", "conditional"),
+@pytest.mark.parametrize("name, kind", [("slice", "slice"), ("conditional", "conditional"),
                                         ("slice-coronal", "slice")])
 def test_bundled_weights_load_without_network_access(name, kind):
     ck = load_bundled(name)
     assert ck.prior_kind == kind and ck.network.config.sample_size == 64
     assert ck.training["steps_done"] == 4000
+
+
+def test_bundled_blend_prior_is_the_inflated_2d_prior_fine_tuned():
+    ck = load_bundled("blend")
+    slice_config = load_bundled("slice").network.config
+    assert ck.prior_kind == "blend" and ck.network.config.sample_size == 64
+    assert ck.network.config.block_out_channels == tuple(
+        3 * w for w in slice_config.block_out_channels)
+    assert ck.training["initialised_from"]["steps"] == 4000
+    assert ck.training["steps_done"] >= 2000
+    assert next(ck.network.parameters()).dtype == torch.float32   # stored in float16
 
 
 def test_unknown_bundled_weights_are_a_clear_error():
