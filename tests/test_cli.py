@@ -105,14 +105,15 @@ def test_cone_demo_needs_cuda(tmp_path):
 
 
 @pytest.mark.slow
-def test_quick_demo_beats_fbp_and_cgls_on_every_plane(tmp_path):
+def test_quick_demo_dbpp_beats_fbp_cgls_and_the_2d_prior_on_every_plane(tmp_path):
     done = cli("demo", "--quick", "--out", tmp_path / "demo")
     assert done.returncode == 0, done.stderr[-3000:]
     methods = json.loads((tmp_path / "demo" / "metrics.json").read_text())["methods"]
-    for plane in ("axial", "coronal", "sagittal"):
+    for plane in ("axial", "coronal", "sagittal", "volume"):
         dbpp = methods["dbpp"][plane]["psnr"]
         assert dbpp > methods["fbp"][plane]["psnr"] + 5, plane
         assert dbpp > methods["cgls"][plane]["psnr"] + 1.5, plane
+        assert dbpp > methods["dds2d"][plane]["psnr"], plane
     assert (tmp_path / "demo" / "views.png").stat().st_size > 10_000
     assert {p.name for p in (tmp_path / "demo").glob("*.npy")} == {
         "ground_truth.npy", "fbp.npy", "cgls.npy", "dds2d.npy", "dbpp.npy"}
