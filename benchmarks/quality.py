@@ -70,6 +70,8 @@ ABLATIONS = {
     "dbpp/no-warm": replace(_DBPP, warm_start=None),
     "dds/warm-500": replace(DIFFUSION["dds"], warm_start=500),
     "dbpp/eta-0": (_DBPP, dict(eta=0.0)),
+    "dbpp/eta-0.5": (_DBPP, dict(eta=0.5)),
+    "dds/eta-0": (DIFFUSION["dds"], dict(eta=0.0)),
     "dbpp/fp32": (_DBPP, dict(precision="fp32")),
 }
 """Variants of the default DiffusionBlend++ (:data:`~diffblend_astra.methods.DIFFUSION`), and
