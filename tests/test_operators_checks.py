@@ -136,6 +136,8 @@ def _run(code, pythonpath=None):
 
 
 @pytest.mark.skipif(cuda_usable(), reason="checks the behaviour without a usable GPU")
+@pytest.mark.skipif(not os.path.isdir(os.path.join(TOMOSIPO, "tomosipo")),
+                    reason="the real tomosipo package (not on PyPI) is not beside this checkout")
 def test_tomosipo_operator_refused_without_cuda():
     code = """
 import tomosipo as ts
