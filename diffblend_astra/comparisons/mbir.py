@@ -160,25 +160,48 @@ class MbirSolver:
         window = self.prior.window
         admm = AdmmTvZ(self.operator, y, rho=self.rho, lam=self.lam, cg_iters=self.cg_iters,
                        relative=True)
-        shape = tuple(self.operator.domain_shape)
+        x = self.sigmas[0] * torch.randn(tuple(self.operator.domain_shape),  # x_N ~ N(0, σ²I)
+                                         generator=generator, device=y.device, dtype=DTYPE)
+        return predictor_corrector_sample(
+            x, self.score, self.sigmas, admm.step, window, snr=self.snr,
+            noise_scale=self.noise_scale, generator=generator, callback=callback,
+            progress="DiffusionMBIR" if progress else None)
 
-        def randn():
-            return torch.randn(shape, generator=generator, device=y.device, dtype=DTYPE)
 
-        x = self.sigmas[0] * randn()                                 # x_N ~ N(0, σ_max² I)
-        for i in tqdm(range(self.steps), desc="DiffusionMBIR", disable=not progress):
-            sigma, sigma_next = self.sigmas[i], self.sigmas[i + 1]
-            g = self.score(x, sigma, 2 * i, generator)               # corrector: Langevin at σ_i
-            z = randn()
-            g_norm = torch.linalg.vector_norm(g)
-            eps = 0.0 if g_norm == 0 else 2 * (self.snr * torch.linalg.vector_norm(z) / g_norm) ** 2
-            x = x + eps * g + (2 * eps) ** 0.5 * z
-            g = self.score(x, sigma, 2 * i + 1, generator)           # predictor: σ_i → σ_{i+1}
-            x = x + (sigma ** 2 - sigma_next ** 2) * g
-            if sigma_next > 0:                                       # the last step: the mean
-                x = x + self.noise_scale(sigma, sigma_next) * randn()
-            x_physical = admm.step(window.to_physical(x))            # ADMM-TV-z, z and u kept
-            if callback is not None:
-                callback(i, x_physical)
-            x = window.to_network(x_physical)
-        return x_physical
+def predictor_corrector_sample(x: torch.Tensor, score: VeScore, sigmas: list[float],
+                               data_step: Callable[[torch.Tensor], torch.Tensor], window, *,
+                               snr: float, noise_scale, generator: torch.Generator,
+                               callback: Callable[[int, torch.Tensor], None] | None = None,
+                               progress: str | None = None) -> torch.Tensor:
+    """DiffusionMBIR's sampler (Algorithm 2 of its paper) from ``x`` = x_N (network units,
+    VE noise level ``sigmas[0]``); returns the last data-consistent sample (physical units).
+
+    For each ``i`` with σ_i = ``sigmas[i]``, σ_{i+1} = ``sigmas[i + 1]`` (the last one 0):
+
+    1. corrector: one Langevin step at σ_i, step size ε = 2 (snr ‖z‖ / ‖s(x, σ_i)‖)²;
+    2. predictor: x ← x + (σ_i² − σ_{i+1}²) s(x, σ_i), plus ``noise_scale(σ_i, σ_{i+1})``
+       times fresh noise unless σ_{i+1} = 0;
+    3. x ← ``data_step``(x) in physical units (ADMM-TV-z, its split variables kept).
+
+    ``callback(i, x)`` sees every data-consistent sample (physical units, still noisy).
+    """
+    def randn():
+        return torch.randn(tuple(x.shape), generator=generator, device=x.device, dtype=DTYPE)
+
+    steps = len(sigmas) - 1
+    for i in tqdm(range(steps), desc=progress, disable=progress is None):
+        sigma, sigma_next = sigmas[i], sigmas[i + 1]
+        g = score(x, sigma, 2 * i, generator)                       # corrector: Langevin at σ_i
+        z = randn()
+        g_norm = torch.linalg.vector_norm(g)
+        eps = 0.0 if g_norm == 0 else 2 * (snr * torch.linalg.vector_norm(z) / g_norm) ** 2
+        x = x + eps * g + (2 * eps) ** 0.5 * z
+        g = score(x, sigma, 2 * i + 1, generator)                   # predictor: σ_i → σ_{i+1}
+        x = x + (sigma ** 2 - sigma_next ** 2) * g
+        if sigma_next > 0:                                           # the last step: the mean
+            x = x + noise_scale(sigma, sigma_next) * randn()
+        x_physical = data_step(window.to_physical(x))                # ADMM-TV-z, z and u kept
+        if callback is not None:
+            callback(i, x_physical)
+        x = window.to_network(x_physical)
+    return x_physical
