@@ -82,16 +82,13 @@ def train_one(name: str, out_dir: Path, volumes, steps: int | None,
 def train_inflated(name: str, out_dir: Path, volumes, steps: int,
                    init_slice: Path | None) -> Path:
     """Fine-tune the inflated 2D network as the ``name`` prior (module docstring)."""
-    from diffblend_astra.checkpoint import load_checkpoint
-    from diffblend_astra.inflate import inflate_slice_network
+    from diffblend_astra.inflate import inflate_checkpoint
     from diffblend_astra.train import TrainConfig, train
 
     init_slice = init_slice or bundled_path("slice", must_exist=True)
-    base = load_checkpoint(init_slice)
     config = TrainConfig(prior_kind=SCORE_PRIORS[name], steps=steps, learning_rate=1e-4,
                          ema_warmup=True, checkpoint_every=250)
-    network = inflate_slice_network(base.network, config.prior_kind,
-                                    torch.Generator().manual_seed(config.seed))
+    network, base = inflate_checkpoint(init_slice, config.prior_kind, config.seed)
     return train(volumes, out_dir, config, resume=True, network=network,
                  window=base.window, schedule=base.schedule,
                  data_summary={"data": f"{PHANTOMS} procedural phantoms, recipe {name!r} of "

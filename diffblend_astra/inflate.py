@@ -28,6 +28,7 @@ import dataclasses
 
 import torch
 
+from .checkpoint import Checkpoint, load_checkpoint
 from .networks import EpsilonNetwork
 from .prior_kinds import PRIOR_CHANNELS
 
@@ -67,6 +68,19 @@ def inflate_slice_network(slice_network: EpsilonNetwork, prior_kind: str = "blen
             state[name] = torch.zeros_like(value)
     wide.unet.load_state_dict(state)
     return wide
+
+
+def inflate_checkpoint(path, prior_kind: str = "blend",
+                       seed: int = 0) -> tuple[EpsilonNetwork, Checkpoint]:
+    """The 2D prior saved at ``path``, inflated to ``prior_kind`` (spacing embedding drawn
+    from ``seed``), and the loaded 2D checkpoint (its window, schedule and training summary);
+    ``ValueError`` unless the file holds a ``slice`` prior."""
+    base = load_checkpoint(path)
+    if base.prior_kind != "slice":
+        raise ValueError(f"inflation needs a 2D 'slice' checkpoint; {path} holds a "
+                         f"'{base.prior_kind}' prior")
+    generator = torch.Generator().manual_seed(seed)
+    return inflate_slice_network(base.network, prior_kind, generator), base
 
 
 def _inflate_tensor(name: str, w: torch.Tensor, shape, half: int, centre_output: bool):

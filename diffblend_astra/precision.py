@@ -26,11 +26,16 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def resolve(precision: str, device: str | torch.device) -> str:
-    """``"bf16"`` or ``"fp32"`` for ``precision`` on ``device``."""
+def check(precision: str) -> str:
+    """``precision`` itself, or ``ValueError`` unless it is one of :data:`PRECISIONS`."""
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
-    if precision != "auto":
+    return precision
+
+
+def resolve(precision: str, device: str | torch.device) -> str:
+    """``"bf16"`` or ``"fp32"`` for ``precision`` on ``device``."""
+    if check(precision) != "auto":
         return precision
     device = torch.device(device)
     if device.type == "cuda":

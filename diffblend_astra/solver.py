@@ -29,8 +29,7 @@ from .checkpoint import load_prior
 from .consistency import data_consistency
 from .conventions import DTYPE
 from .diffusion import add_noise, ddim_step, slice_correlated_noise, tweedie_x0
-from .precision import autocast
-from .precision import resolve as resolve_precision
+from .precision import autocast, check as check_precision
 from .operators.inputs import as_measurement, as_volume
 from .priors import ScorePrior
 
@@ -98,8 +97,7 @@ class DiffusionBlendSolver:
         self.start_timestep = start_timestep
         self.clip_x0 = clip_x0
         self.noise_correlation = noise_correlation
-        resolve_precision(precision, "cpu")                    # checks the name
-        self.precision = precision
+        self.precision = check_precision(precision)
         self.timesteps = prior.schedule.timesteps(steps)
         self.alpha_bar = prior.schedule.alphas_cumprod().tolist()
 

@@ -30,7 +30,6 @@ from .networks import EpsilonNetwork, named_config
 from .normalization import IntensityWindow
 from .prior_kinds import PRIOR_CHANNELS
 from . import precision
-from .precision import PRECISIONS
 
 SPACINGS = (1, 3)
 
@@ -67,9 +66,7 @@ class TrainConfig:
                              f"{self.prior_kind!r}")
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
             raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got "
-                             f"{self.precision!r}")
+        precision.check(self.precision)
 
 
 def step_generator(seed: int, step: int) -> torch.Generator:

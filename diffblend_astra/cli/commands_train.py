@@ -53,20 +53,12 @@ def register(sub) -> None:
 
 def _inflated(path: Path, config):
     """The 2D prior at ``path`` inflated to ``config.prior_kind`` (one-line errors)."""
-    import torch
-
-    from ..checkpoint import load_checkpoint
-    from ..inflate import inflate_slice_network
+    from ..inflate import inflate_checkpoint
 
     if config.prior_kind == "slice":
         raise ValueError("--from-slice starts a blend or conditional prior; --prior slice "
                          "trains the 2D prior itself")
-    base = load_checkpoint(path)
-    if base.prior_kind != "slice":
-        raise ValueError(f"--from-slice needs a 2D 'slice' checkpoint; {path} holds a "
-                         f"'{base.prior_kind}' prior")
-    return inflate_slice_network(base.network, config.prior_kind,
-                                 torch.Generator().manual_seed(config.seed))
+    return inflate_checkpoint(path, config.prior_kind, config.seed)[0]
 
 
 def check_resume_state(run_folder: Path) -> None:
