@@ -42,7 +42,8 @@ import astra
 import numpy as np
 import torch
 
-from diffblend_astra.networks import EpsilonNetwork, NetworkConfig, named_config
+from diffblend_astra.networks import EpsilonNetwork, NetworkConfig
+from diffblend_astra.prior_kinds import named_config
 from diffblend_astra.operators import as_operator, cone_beam, sparse_view
 from diffblend_astra.partition import PartitionSchedule
 from diffblend_astra.priors import BlendPrior

@@ -1,14 +1,18 @@
 """Checkpoints: safetensors weights plus a JSON sidecar; loading never unpickles.
 
 A checkpoint ``NAME.safetensors`` holds only tensors; ``NAME.json`` beside it holds what is
-needed to use them: the network configuration, the diffusion schedule, the intensity window
-(physical units ↔ network units), the prior kind and a summary of the training data. Both
-files are written atomically (temporary file, then rename). The sidecar's
-``format_version`` says which version of the format wrote it; a checkpoint of a newer
-version than the code reads is refused (:func:`check_format_version`).
+needed to use them: the ``kind`` (a row of :data:`~.prior_kinds.KINDS`), the network's
+architecture, the intensity window (physical units ↔ network units), the diffusion schedule
+(score priors), the kind's own ``options`` (the patch prior's slice size and background, an
+FBP-UNet's scan geometry) and a summary of the training. Both files are written atomically
+(temporary file, then rename). The sidecar's ``format_version`` says which version of the
+format wrote it; a checkpoint of a newer version than the code reads is refused
+(:func:`check_format_version`); version 1 (``prior_kind``/``model`` instead of ``kind``, the
+options at the top level) is still read.
 
-:func:`load_prior` is the one way from weights (bundled, by name, or a file) to a prior; the
-kinds it serves are those of :data:`~.prior_kinds.PRIOR_CLASSES`.
+:func:`load_checkpoint` is the one way from a weights file (:func:`load_bundled`: from the
+name of a bundled one) to a network of any kind; :func:`load_prior` goes on to the score
+prior of :data:`~.prior_kinds.PRIOR_CLASSES`.
 """
 
 from __future__ import annotations
@@ -19,36 +23,32 @@ from importlib import resources
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from .diffusion import VPSchedule
 from .io_atomic import atomic_write
-from .networks import EpsilonNetwork, NetworkConfig
 from .normalization import IntensityWindow
-from .prior_kinds import BUNDLED_PRIORS, PRIOR_CHANNELS, PRIOR_CLASSES
+from .prior_kinds import BUNDLED_WEIGHTS, KINDS, PRIOR_CLASSES
 from .priors import Prior
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Version of the sidecar format that :func:`save_checkpoint` writes."""
 
-FBP_UNET_WEIGHTS = {f"fbp-unet-{scan}": f"fbp_unet_{scan.replace('-', '_')}" for scan in (
-    "parallel-4", "parallel-6", "parallel-8", "parallel-la90", "fan-8")}
-"""The supervised FBP-UNet weights, one per benchmark scan (:data:`~.experiment.SCANS`)."""
-
-BUNDLED_WEIGHTS = {**BUNDLED_PRIORS, **FBP_UNET_WEIGHTS}
-"""Weights shipped in ``diffblend_astra/weights/`` by name (without suffix): the priors of
-:data:`~.prior_kinds.PRIOR_KINDS` (the score priors by prior kind, TPDM's coronal slice
-prior, the PaDIS patch prior) and one FBP-UNet per benchmark scan.
-``benchmarks/train_weights.py`` trains them."""
+_V1_OPTIONS = ("image_shape", "pad_value", "geometry")
+"""Sidecar keys that version 1 kept at the top level and version 2 keeps in ``options``."""
 
 
 @dataclass
 class Checkpoint:
-    """A trained score network and everything needed to use it."""
+    """A trained network of a kind of :data:`~.prior_kinds.KINDS` and what is needed to use
+    it: ``schedule`` is ``None`` for a supervised network; ``options`` go to the kind's prior
+    class (or, for ``fbp-unet``, to :class:`~.comparisons.fbp_unet.FbpUnet`)."""
 
-    network: EpsilonNetwork
-    prior_kind: str
-    schedule: VPSchedule
+    network: nn.Module
+    kind: str
     window: IntensityWindow
+    schedule: VPSchedule | None = None
+    options: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
 
 
@@ -150,56 +150,80 @@ def read_state(path) -> tuple[dict[str, torch.Tensor], dict]:
     return tensors, meta
 
 
-def save_checkpoint(path, network: EpsilonNetwork, *, prior_kind: str, schedule: VPSchedule,
-                    window: IntensityWindow, training: dict | None = None) -> Path:
-    """Save ``network`` (its weights only) with its sidecar; returns the weights path."""
-    if prior_kind not in PRIOR_CHANNELS:
-        raise ValueError(f"prior kind must be one of {sorted(PRIOR_CHANNELS)}, got "
-                         f"{prior_kind!r}")
+def save_checkpoint(path, network: nn.Module, *, kind: str, window: IntensityWindow,
+                    schedule: VPSchedule | None = None, options: dict | None = None,
+                    training: dict | None = None) -> Path:
+    """Save ``network`` (its weights only; ``network.config`` its architecture) as a
+    checkpoint of ``kind`` with its sidecar; returns the weights path."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+    if (schedule is None) != (KINDS[kind].prior_class is None):
+        raise ValueError(f"a '{kind}' checkpoint "
+                         f"{'needs' if schedule is None else 'takes no'} diffusion schedule")
     meta = {
         "format_version": FORMAT_VERSION,
-        "prior_kind": prior_kind,
+        "kind": kind,
         "network": network.config.to_dict(),
-        "schedule": schedule.to_dict(),
         "intensity_window": window.to_dict(),
+        "options": options or {},
         "training": training or {},
     }
+    if schedule is not None:
+        meta["schedule"] = schedule.to_dict()
     write_tensors(path, network.state_dict(), meta)
     return Path(path)
 
 
 def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
-    """Load a checkpoint saved by :func:`save_checkpoint` (weights on ``device``, eval mode)."""
+    """Load a checkpoint of any kind saved by :func:`save_checkpoint` (weights on
+    ``device``, eval mode, frozen)."""
     tensors, meta = read_tensors(path)
     check_format_version(meta, path)
     try:
+        if meta.get("format_version") == 1:
+            meta = _from_version_1(meta)
         if meta.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"format_version {meta.get('format_version')!r}, expected "
                              f"{FORMAT_VERSION}")
-        config = NetworkConfig.from_dict(meta["network"])
-        schedule = VPSchedule.from_dict(meta["schedule"])
+        kind = meta["kind"]
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
+        row = KINDS[kind]
+        architecture = meta["network"]
         window = IntensityWindow.from_dict(meta["intensity_window"])
-        prior_kind = meta["prior_kind"]
-        if PRIOR_CHANNELS.get(prior_kind) != (config.in_channels, config.out_channels):
-            raise ValueError(f"prior kind {prior_kind!r} does not match a network with "
-                             f"{config.in_channels} in / {config.out_channels} out channels")
+        schedule = (None if row.prior_class is None
+                    else VPSchedule.from_dict(meta["schedule"]))
+        options = dict(meta.get("options", {}))
     except (KeyError, TypeError) as err:
         raise ValueError(f"checkpoint sidecar {sidecar_path(path)} is incomplete: {err}") from None
     except ValueError as err:
         raise ValueError(f"checkpoint {path} is not usable: {err}") from None
     try:
-        network = EpsilonNetwork(config)
-    except (ArithmeticError, RuntimeError, TypeError, ValueError) as err:
+        network = row.network.from_config(architecture)
+    except (ArithmeticError, KeyError, RuntimeError, TypeError, ValueError) as err:
         raise ValueError(f"checkpoint sidecar {sidecar_path(path)} describes a network that "
                          f"cannot be built: {str(err).splitlines()[0]}") from None
+    if tuple(network.channels) != row.channels:
+        raise ValueError(f"checkpoint {path} is not usable: kind {kind!r} does not match a "
+                         f"network with {network.channels[0]} in / {network.channels[1]} out "
+                         "channels")
     try:
         network.load_state_dict(tensors)
     except RuntimeError as err:
         raise ValueError(f"weights in {path} do not match the network described in "
                          f"{sidecar_path(path)}: {str(err).splitlines()[0]}") from None
     network.to(device).eval().requires_grad_(False)
-    return Checkpoint(network=network, prior_kind=prior_kind, schedule=schedule,
-                      window=window, training=meta.get("training", {}))
+    return Checkpoint(network=network, kind=kind, window=window, schedule=schedule,
+                      options=options, training=meta.get("training", {}))
+
+
+def _from_version_1(meta: dict) -> dict:
+    """A version-1 sidecar in the version-2 layout: ``kind`` from ``prior_kind`` (or
+    ``model``), the kind's options gathered from the top level."""
+    upgraded = {k: v for k, v in meta.items() if k not in ("prior_kind", "model", *_V1_OPTIONS)}
+    upgraded.update(format_version=2, kind=meta.get("prior_kind", meta.get("model")),
+                    options={k: meta[k] for k in _V1_OPTIONS if k in meta})
+    return upgraded
 
 
 def bundled_path(name: str, *, must_exist: bool = False) -> Path:
@@ -217,30 +241,34 @@ def bundled_path(name: str, *, must_exist: bool = False) -> Path:
 
 
 def load_bundled(name: str = "blend", device: str | torch.device = "cpu") -> Checkpoint:
-    """Load the bundled tiny score prior ``name`` (a prior kind or ``"slice-coronal"``; 64²
-    slices; see the README)."""
+    """Load the bundled weights ``name`` (:data:`~.prior_kinds.BUNDLED_WEIGHTS`: a prior
+    kind, ``"slice-coronal"`` or ``"fbp-unet-<scan>"``; 64² slices; see the README)."""
     return load_checkpoint(bundled_path(name, must_exist=True), device)
 
 
 def prior_from_checkpoint(checkpoint: Checkpoint, **kwargs) -> Prior:
-    """The prior class that matches ``checkpoint.prior_kind``, built from it."""
-    return PRIOR_CLASSES[checkpoint.prior_kind].from_checkpoint(checkpoint, **kwargs)
+    """The prior class that matches ``checkpoint.kind``, built from it."""
+    if checkpoint.kind not in PRIOR_CLASSES:
+        raise ValueError(f"a '{checkpoint.kind}' checkpoint is not a score prior (priors: "
+                         f"{', '.join(PRIOR_CLASSES)})")
+    return PRIOR_CLASSES[checkpoint.kind].from_checkpoint(checkpoint, **kwargs)
 
 
 def load_prior(name_or_kind: str, checkpoint=None, device="cpu", **kwargs) -> Prior:
-    """A prior from bundled weights or a checkpoint file.
+    """A score prior from bundled weights or a checkpoint file.
 
-    ``load_prior("blend")`` loads the bundled weights of that prior kind;
+    ``load_prior("blend")`` loads bundled weights by name (any score prior of
+    :data:`~.prior_kinds.BUNDLED_WEIGHTS`, e.g. ``"slice-coronal"``);
     ``load_prior("runs/mine/model.safetensors")`` a checkpoint file (its kind from its
     sidecar); ``load_prior("blend", checkpoint)`` a checkpoint that must be of that kind.
     ``kwargs`` go to the prior class (e.g. ``partitions=`` of :class:`~.priors.BlendPrior`).
     """
-    if checkpoint is None and name_or_kind not in PRIOR_CLASSES:
-        ck = load_checkpoint(name_or_kind, device)
+    if checkpoint is None:
+        ck = (load_bundled(name_or_kind, device) if name_or_kind in BUNDLED_WEIGHTS
+              else load_checkpoint(name_or_kind, device))
     else:
-        ck = (load_bundled(name_or_kind, device) if checkpoint is None
-              else load_checkpoint(checkpoint, device))
-        if ck.prior_kind != name_or_kind:
-            raise ValueError(f"checkpoint {checkpoint} holds a '{ck.prior_kind}' prior; a "
+        ck = load_checkpoint(checkpoint, device)
+        if ck.kind != name_or_kind:
+            raise ValueError(f"checkpoint {checkpoint} holds a '{ck.kind}' prior; a "
                              f"'{name_or_kind}' one is needed here")
     return prior_from_checkpoint(ck, **kwargs)

@@ -30,7 +30,7 @@ import torch
 
 from .checkpoint import Checkpoint, load_checkpoint
 from .networks import EpsilonNetwork
-from .prior_kinds import PRIOR_CHANNELS
+from .prior_kinds import KINDS
 
 COPIES = 3
 _ATTENTION_IN = (".to_q.", ".to_k.", ".to_v.")
@@ -44,12 +44,12 @@ def inflate_slice_network(slice_network: EpsilonNetwork, prior_kind: str = "blen
     says. ``conditional`` networks output the centre copy. ``generator`` draws the
     (irrelevant at start) first layer of the spacing embedding."""
     base = slice_network.config
-    if (base.in_channels, base.out_channels) != PRIOR_CHANNELS["slice"]:
+    if (base.in_channels, base.out_channels) != KINDS["slice"].channels:
         raise ValueError(f"inflation starts from a 2D 'slice' network (1 -> 1 channels), got "
                          f"{base.in_channels} -> {base.out_channels}")
     if prior_kind not in ("blend", "conditional"):
         raise ValueError(f"can inflate to 'blend' or 'conditional', got {prior_kind!r}")
-    c_in, c_out = PRIOR_CHANNELS[prior_kind]
+    c_in, c_out = KINDS[prior_kind].channels
     config = dataclasses.replace(
         base, in_channels=c_in, out_channels=c_out,
         block_out_channels=tuple(COPIES * w for w in base.block_out_channels),
@@ -76,9 +76,9 @@ def inflate_checkpoint(path, prior_kind: str = "blend",
     from ``seed``), and the loaded 2D checkpoint (its window, schedule and training summary);
     ``ValueError`` unless the file holds a ``slice`` prior."""
     base = load_checkpoint(path)
-    if base.prior_kind != "slice":
+    if base.kind != "slice":
         raise ValueError(f"inflation needs a 2D 'slice' checkpoint; {path} holds a "
-                         f"'{base.prior_kind}' prior")
+                         f"'{base.kind}' prior")
     generator = torch.Generator().manual_seed(seed)
     return inflate_slice_network(base.network, prior_kind, generator), base
 

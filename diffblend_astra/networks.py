@@ -1,4 +1,4 @@
-"""Score networks: named UNet configurations and the ε-prediction wrapper.
+"""The networks the package ships: the score network (ε-prediction) and FBP-UNet's UNet.
 
 Every prior calls its network as ``net(x, t, spacing) → ε̂`` where
 
@@ -8,7 +8,11 @@ Every prior calls its network as ``net(x, t, spacing) → ε̂`` where
   for networks without a spacing embedding,
 * ``ε̂``: ``(B, C_out, H, W)`` predicted noise.
 
-Any callable with that signature works as a network. The default one is a
+Any callable with that signature works as a network. :class:`PatchNetwork` (the ``patch``
+prior) takes per-pixel position channels in place of the spacing; :class:`ResidualUNet` is the
+supervised slice-to-slice network of FBP-UNet (``(B, 1, H, W) → (B, 1, H, W)``). Every class
+builds itself from the ``network`` dict of its checkpoint sidecar (``from_config``) and says
+its ``(in, out)`` ``channels``; :mod:`.prior_kinds` says which class each kind uses. The default one is a
 ``diffusers.UNet2DModel`` in which the slice spacing enters through the class embedding with
 ``class_embed_type="timestep"``: a sinusoidal encoding followed by dense layers, the same
 architecture as the timestep embedding — the positional-encoding module of DiffusionBlend++.
@@ -20,9 +24,9 @@ import dataclasses
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from .prior_kinds import PRIOR_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -59,30 +63,6 @@ class NetworkConfig:
         return cls(**values)
 
 
-
-
-def named_config(name: str, prior_kind: str) -> NetworkConfig:
-    """Return a named architecture for a prior kind (``blend``, ``conditional``, ``slice``).
-
-    * ``tiny``  — 64² slices, ≈1.1 M parameters; trains on 2 CPU cores (≈0.3 s per batch of
-      16). The bundled demonstration weights use it.
-    * ``paper`` — 256² slices, the DDPM/ADM size of the paper's networks (≈110 M parameters,
-      widths 128–512, attention at 16²); for GPUs. Fine-tune it from a diffusers DDPM
-      checkpoint with :func:`network_from_pretrained`.
-    """
-    if prior_kind not in PRIOR_CHANNELS:
-        raise ValueError(f"prior kind must be one of {sorted(PRIOR_CHANNELS)}, got {prior_kind!r}")
-    c_in, c_out = PRIOR_CHANNELS[prior_kind]
-    common = dict(in_channels=c_in, out_channels=c_out, spacing_embedding=prior_kind == "blend")
-    if name == "tiny":
-        return NetworkConfig(sample_size=64, block_out_channels=(16, 32, 64, 64),
-                             layers_per_block=1, attention_levels=(3,), norm_num_groups=8,
-                             **common)
-    if name == "paper":
-        return NetworkConfig(sample_size=256, block_out_channels=(128, 128, 256, 256, 512, 512),
-                             layers_per_block=2, attention_levels=(4,), norm_num_groups=32,
-                             **common)
-    raise ValueError(f"unknown network configuration {name!r}; expected 'tiny' or 'paper'")
 
 
 def build_unet(config: NetworkConfig):
@@ -126,33 +106,103 @@ class EpsilonNetwork(nn.Module):
         labels = spacing.to(x.device) if cfg.spacing_embedding else None
         return self.unet(x, t.to(x.device), class_labels=labels).sample
 
+    @classmethod
+    def from_config(cls, config: dict) -> "EpsilonNetwork":
+        """A freshly initialised network of the architecture ``config`` (a sidecar's dict)."""
+        return cls(NetworkConfig.from_dict(config))
+
+    @property
+    def channels(self) -> tuple[int, int]:
+        """``(in, out)`` image channels."""
+        return self.config.in_channels, self.config.out_channels
+
     @property
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
 
-def network_from_pretrained(directory: str, prior_kind: str) -> EpsilonNetwork:
-    """Start a network from a diffusers ``UNet2DModel`` directory the user already has.
+class PatchNetwork(EpsilonNetwork):
+    """``net(x, t, positions) → ε̂`` for ``P × P`` patches: ``x`` ``(B, 1, P, P)``,
+    ``positions`` ``(B, 2, P, P)`` (:func:`~.patches.position_channels`), ``ε̂``
+    ``(B, 1, P, P)``; the UNet sees the patch and its two position channels as 3 channels
+    (positions are conditions, never noised)."""
 
-    This is how the paper's DiffusionBlend++ network began: from Ho et al.'s DDPM weights
-    (for example a local copy of a ``google/ddpm-*-256`` ``unet`` folder). The input and
-    output layers are kept when the channel counts match the prior kind and re-initialised
-    otherwise; a spacing embedding is added for ``blend`` priors. Nothing is downloaded.
+    def __init__(self, config: NetworkConfig, unet=None):
+        if (config.in_channels, config.out_channels, config.spacing_embedding) != (3, 1, False):
+            raise ValueError("a patch network has 3 input channels (patch, 2 positions), 1 "
+                             "output channel and no spacing embedding")
+        super().__init__(config, unet)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, positions: torch.Tensor):
+        if x.ndim != 4 or x.shape[1] != 1 or positions is None or \
+                positions.shape != (x.shape[0], 2) + tuple(x.shape[2:]):
+            raise ValueError(f"a patch network takes x (B, 1, P, P) and positions "
+                             f"(B, 2, P, P), got {tuple(x.shape)} and "
+                             f"{None if positions is None else tuple(positions.shape)}")
+        return super().forward(torch.cat([x, positions.to(x)], dim=1), t)
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Architecture of a :class:`ResidualUNet`: ``depth`` pooling levels, level ``k`` with
+    ``width · 2^k`` channels."""
+
+    width: int = 16
+    depth: int = 2
+
+    def __post_init__(self):
+        if self.width < 1 or self.depth < 0:
+            raise ValueError(f"need width >= 1 and depth >= 0, got {self.width}, {self.depth}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _conv_block(c_in, c_out):
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(c_out, c_out, 3, padding=1), nn.ReLU())
+
+
+class ResidualUNet(nn.Module):
+    """``(B, 1, H, W) → (B, 1, H, W)``, ``x + U(x)``; any ``H, W`` (padded internally).
+
+    The last layer starts at zero, so a new network is the identity. The original
+    FBPConvNet has 4 levels of widths 64 … 1024 with batch normalisation;
+    ``UNetConfig(width=64, depth=4)`` is that size, without batch normalisation.
     """
-    from diffusers import UNet2DModel
 
-    base = UNet2DModel.from_pretrained(directory, local_files_only=True)
-    c_in, c_out = PRIOR_CHANNELS[prior_kind]
-    bc = base.config
-    attention = tuple(i for i, name in enumerate(bc.down_block_types) if "Attn" in name)
-    config = NetworkConfig(sample_size=int(bc.sample_size), in_channels=c_in,
-                           out_channels=c_out, block_out_channels=tuple(bc.block_out_channels),
-                           layers_per_block=int(bc.layers_per_block),
-                           attention_levels=attention, norm_num_groups=int(bc.norm_num_groups),
-                           spacing_embedding=prior_kind == "blend")
-    net = EpsilonNetwork(config)
-    own = net.unet.state_dict()
-    compatible = {k: v for k, v in base.state_dict().items()
-                  if k in own and own[k].shape == v.shape}
-    net.unet.load_state_dict(compatible, strict=False)
-    return net
+    channels = (1, 1)
+
+    def __init__(self, config: UNetConfig = UNetConfig()):
+        super().__init__()
+        self.config = config
+        widths = [config.width * 2 ** k for k in range(config.depth + 1)]
+        self.down = nn.ModuleList(_conv_block(1 if k == 0 else widths[k - 1], widths[k])
+                                  for k in range(config.depth + 1))
+        self.up = nn.ModuleList(nn.ConvTranspose2d(widths[k + 1], widths[k], 2, stride=2)
+                                for k in range(config.depth))
+        self.merge = nn.ModuleList(_conv_block(2 * widths[k], widths[k])
+                                   for k in range(config.depth))
+        self.out = nn.Conv2d(widths[0], 1, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    @classmethod
+    def from_config(cls, config: dict) -> "ResidualUNet":
+        """A freshly initialised network of the architecture ``config`` (a sidecar's dict)."""
+        return cls(UNetConfig(**config))
+
+    def forward(self, x):
+        if x.ndim != 4 or x.shape[1] != 1:
+            raise ValueError(f"expected (B, 1, H, W) slices, got {tuple(x.shape)}")
+        h, w = x.shape[-2:]
+        multiple = 2 ** self.config.depth
+        padded = F.pad(x, (0, -w % multiple, 0, -h % multiple), mode="replicate")
+        skips, features = [], padded
+        for k, block in enumerate(self.down):
+            features = block(features if k == 0 else F.max_pool2d(features, 2))
+            skips.append(features)
+        features = skips.pop()
+        for k in reversed(range(self.config.depth)):
+            features = self.merge[k](torch.cat([skips[k], self.up[k](features)], dim=1))
+        return x + self.out(features)[..., :h, :w]

@@ -10,6 +10,8 @@ predicted noise of a whole noisy volume ``x_t`` ``(Z, Y, X)`` in network units:
 * :class:`ConditionalPrior` — DiffusionBlend: ε̂ of each slice from the network that sees the
   slice with its noisy neighbours (j = 1, edges repeated).
 * :class:`SlicePrior` — the 2D prior of DDS / DiffusionMBIR: one slice at a time.
+* :class:`PatchPrior` — PaDIS: a 2D prior learnt on patches with their position, one slice
+  at a time, ε̂ stitched from a randomly shifted grid of patches.
 
 The network runs in chunks of at most ``max_batch`` images, so memory is bounded whatever Z
 is; chunking does not change the result. The kinds, their channels and bundled weights are
@@ -25,6 +27,7 @@ import torch
 from .diffusion import VPSchedule
 from .normalization import IntensityWindow
 from .partition import PartitionSchedule
+from .patches import PAD_VALUE, PatchGrid
 
 
 @runtime_checkable
@@ -70,11 +73,11 @@ class Prior:
     @classmethod
     def from_checkpoint(cls, checkpoint, **kwargs) -> "Prior":
         """Build the prior from a loaded :class:`~.checkpoint.Checkpoint` (kind checked)."""
-        if checkpoint.prior_kind != cls.kind:
+        if checkpoint.kind != cls.kind:
             raise ValueError(f"{cls.__name__} needs a '{cls.kind}' checkpoint, got a "
-                             f"'{checkpoint.prior_kind}' one")
+                             f"'{checkpoint.kind}' one")
         return cls(checkpoint.network, schedule=checkpoint.schedule, window=checkpoint.window,
-                   **kwargs)
+                   **checkpoint.options, **kwargs)
 
     @property
     def slice_size(self) -> int | None:
@@ -107,16 +110,21 @@ class Prior:
         raise NotImplementedError
 
     @torch.no_grad()
-    def _run(self, batch: torch.Tensor, t: int, spacing: int | None) -> torch.Tensor:
-        """Network on ``batch`` ``(B, C, H, W)`` in chunks of ``max_batch``."""
+    def _run(self, batch: torch.Tensor, t: int, labels: torch.Tensor | None) -> torch.Tensor:
+        """Network on ``batch`` ``(B, C, H, W)`` with its per-image ``labels`` (``(B, …)``:
+        spacings or position channels; ``None`` for none) in chunks of ``max_batch``."""
+        chunks = batch.split(self.max_batch)
+        label_chunks = [None] * len(chunks) if labels is None else labels.split(self.max_batch)
         outputs = []
-        for chunk in batch.split(self.max_batch):
-            b = chunk.shape[0]
-            timesteps = torch.full((b,), t, dtype=torch.int64, device=chunk.device)
-            labels = (None if spacing is None else
-                      torch.full((b,), spacing, dtype=torch.int64, device=chunk.device))
-            outputs.append(self.network(chunk, timesteps, labels).to(chunk.dtype))
+        for chunk, label in zip(chunks, label_chunks):
+            timesteps = torch.full((chunk.shape[0],), t, dtype=torch.int64, device=chunk.device)
+            outputs.append(self.network(chunk, timesteps, label).to(chunk.dtype))
         return torch.cat(outputs)
+
+    @staticmethod
+    def _spacing(batch: torch.Tensor, spacing: int) -> torch.Tensor:
+        """The spacing label of every image of ``batch``, ``(B,)`` int64."""
+        return torch.full((batch.shape[0],), spacing, dtype=torch.int64, device=batch.device)
 
 
 class BlendPrior(Prior):
@@ -132,7 +140,10 @@ class BlendPrior(Prior):
 
     def predict_noise(self, x_t, t, step, generator):
         partitions = self.partitions.partitions(step, x_t.shape[0], generator)
-        blended = [p.scatter(self._run(p.gather(x_t), t, p.spacing)) for p in partitions]
+        blended = []
+        for p in partitions:
+            groups = p.gather(x_t)
+            blended.append(p.scatter(self._run(groups, t, self._spacing(groups, p.spacing))))
         return blended[0] if len(blended) == 1 else torch.stack(blended).mean(0)
 
 
@@ -155,3 +166,41 @@ class SlicePrior(Prior):
 
     def predict_noise(self, x_t, t, step, generator):
         return self._run(x_t[:, None], t, None)[:, 0]
+
+
+class PatchPrior(Prior):
+    """PaDIS's patch prior, every axial slice on its own, as a sum of patch scores.
+
+    Each call draws a new shift of the patch grid (:class:`~.patches.PatchGrid`), pads the
+    slices with the forward process of the background, ``√ᾱ_t · pad_value + √(1−ᾱ_t) z``,
+    runs the network on all patches with their position channels and stitches ε̂ back:
+    the image score is ``Σ_c G_cᵀ s(G_c x)``. ``image_shape`` is the ``(Y, X)`` slice size
+    the positions were trained on (stored with the weights); ``pad_value`` the background in
+    network units.
+    """
+
+    kind = "patch"
+
+    def __init__(self, network, *, image_shape, pad_value: float = PAD_VALUE, max_batch: int = 64,
+                 **kwargs):
+        super().__init__(network, max_batch=max_batch, **kwargs)
+        self.grid = PatchGrid(tuple(image_shape), network.config.sample_size)
+        self.pad_value = pad_value
+        self.alpha_bar = self.schedule.alphas_cumprod().tolist()
+
+    def check_volume_shape(self, shape) -> None:
+        """Raise ``ValueError`` unless the ``(Z, Y, X)`` volume has the trained slice size."""
+        if len(shape) != 3 or tuple(shape[1:]) != self.grid.image_shape:
+            raise ValueError(f"the patch prior's positions were trained on "
+                             f"{self.grid.image_shape[0]}x{self.grid.image_shape[1]} slices; "
+                             f"got a volume of shape {tuple(shape)}")
+
+    def predict_noise(self, x_t, t, step, generator):
+        grid, a = self.grid, self.alpha_bar[t]
+        noise = torch.randn((x_t.shape[0],) + grid.canvas_shape, generator=generator,
+                            device=x_t.device, dtype=x_t.dtype)
+        canvas = grid.pad(x_t, a ** 0.5 * self.pad_value + (1 - a) ** 0.5 * noise)
+        shift = grid.random_shift(generator)                          # a new grid every call
+        patches = grid.cut(canvas, shift)[:, None]                    # (Z·K1·K2, 1, P, P)
+        positions = grid.positions(shift).to(x_t).repeat(x_t.shape[0], 1, 1, 1)
+        return grid.stitch(self._run(patches, t, positions)[:, 0], shift)   # Σ_c G_cᵀ ε̂_c

@@ -1,4 +1,4 @@
-"""Denoising score matching for the three prior kinds, with resumable, atomic checkpoints.
+"""Denoising score matching for every score-prior kind, with resumable, atomic checkpoints.
 
 Training samples (all ``(B, C, H, W)`` in network units, see :mod:`.conventions`):
 
@@ -8,6 +8,9 @@ Training samples (all ``(B, C, H, W)`` in network units, see :mod:`.conventions`
 * ``conditional`` (DiffusionBlend, Algorithm 3, j = 1): slices ``(i−1, i, i+1)`` (edge
   repeated) as input, the noise of the centre slice as target.
 * ``slice`` (the 2D prior of DDS / DiffusionMBIR): single slices.
+* ``patch`` (PaDIS): ``P × P`` patches of the padded slices at uniform positions, their
+  position channels as the network's condition (:func:`~.patches.sample_patches`); ``P`` is
+  the network's ``sample_size``.
 
 Every step draws its batch from a generator seeded by ``(seed, step)``, so a run resumed
 from a checkpoint continues bit for bit as if it had never stopped.
@@ -26,9 +29,9 @@ from tqdm.auto import tqdm
 
 from .checkpoint import read_state, save_checkpoint, write_state
 from .diffusion import VPSchedule, add_noise
-from .networks import EpsilonNetwork, named_config
 from .normalization import IntensityWindow
-from .prior_kinds import PRIOR_CHANNELS
+from .patches import PAD_VALUE, sample_patches
+from .prior_kinds import KINDS, PRIOR_CLASSES, named_config
 from . import precision
 
 SPACINGS = (1, 3)
@@ -61,9 +64,12 @@ class TrainConfig:
     precision: str = "auto"
 
     def __post_init__(self):
-        if self.prior_kind not in PRIOR_CHANNELS:
-            raise ValueError(f"prior_kind must be one of {sorted(PRIOR_CHANNELS)}, got "
+        if self.prior_kind not in PRIOR_CLASSES:
+            raise ValueError(f"prior_kind must be one of {sorted(PRIOR_CLASSES)}, got "
                              f"{self.prior_kind!r}")
+        if self.prior_kind == "patch" and self.flip_augment:
+            raise ValueError("flip_augment=False is needed for a 'patch' prior: a flipped "
+                             "patch would no longer match its position channels")
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
             raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
         precision.check(self.precision)
@@ -75,13 +81,19 @@ def step_generator(seed: int, step: int) -> torch.Generator:
 
 
 def sample_batch(volumes: list[torch.Tensor], prior_kind: str, batch_size: int,
-                 generator: torch.Generator, flip: bool = False):
+                 generator: torch.Generator, flip: bool = False, patch: int | None = None):
     """Draw a training batch from ``volumes`` (each ``(Z, H, W)``, network units).
 
-    Returns ``(x0, target_channels, spacing)``: ``x0`` ``(B, C_in, H, W)``; the slice of the
-    channels whose noise is the target (``slice(None)`` or the centre channel); ``spacing``
-    ``(B,)`` int64 for ``blend`` and ``None`` otherwise.
+    Returns ``(x0, target_channels, condition)``: ``x0`` ``(B, C, H, W)`` (the noised
+    channels); the slice of the channels whose noise is the target (``slice(None)`` or the
+    centre channel); ``condition`` the network's third argument: spacings ``(B,)`` int64 for
+    ``blend``, position channels ``(B, 2, P, P)`` for ``patch`` (``patch`` = ``P``), else
+    ``None``.
     """
+    if prior_kind == "patch":
+        x0, positions = sample_patches(volumes, patch, batch_size, generator,
+                                       pad_value=PAD_VALUE)
+        return x0, slice(None), positions
     samples, spacings = [], []
     for _ in range(batch_size):
         vol = volumes[int(torch.randint(len(volumes), (1,), generator=generator))]
@@ -130,7 +142,8 @@ def validation_loss(network, volumes, prior_kind: str, schedule: VPSchedule, *,
     total = 0.0
     for b in range(batches):
         g = step_generator(seed, b)
-        x0, target, spacing = sample_batch(volumes, prior_kind, batch_size, g)
+        x0, target, spacing = sample_batch(volumes, prior_kind, batch_size, g,
+                                           patch=network.config.sample_size)
         total += float(dsm_loss(network, x0, target, spacing, schedule, g))
     network.train(was_training)
     return total / batches
@@ -140,7 +153,7 @@ def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
           window: IntensityWindow = IntensityWindow(0.0, 1.0),
           schedule: VPSchedule = VPSchedule(), resume: bool = False,
           device: str | torch.device = "cpu", progress: bool = True,
-          data_summary: dict | None = None, network: EpsilonNetwork | None = None) -> Path:
+          data_summary: dict | None = None, network: torch.nn.Module | None = None) -> Path:
     """Train a score network on ``volumes`` and return the path of its final checkpoint.
 
     ``volumes``: a list of ``(Z, H, W)`` float arrays/tensors in physical units (mapped to
@@ -148,7 +161,9 @@ def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
     ``out_dir`` receives ``state.safetensors`` (weights, EMA, optimiser; for ``resume``) and
     ``model.safetensors`` (the EMA weights, a checkpoint for the priors), both every
     ``config.checkpoint_every`` steps and at the end. ``network`` starts from given weights
-    (for fine-tuning) instead of the named configuration.
+    (for fine-tuning) or another architecture instead of the named configuration. A ``patch``
+    prior takes slices of any one size ``(H, W)`` and cuts patches of the network's
+    ``sample_size``; it records ``H, W`` and the padding value with its weights.
     """
     out_dir = Path(out_dir)
     rank, world = _distributed_rank_world()
@@ -158,9 +173,13 @@ def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
     if network is None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
-            network = EpsilonNetwork(named_config(config.network, config.prior_kind))
+            row = KINDS[config.prior_kind]
+            network = row.network(named_config(config.network, config.prior_kind))
     net = network
-    data = _prepare_volumes(volumes, window, net.config.sample_size)
+    patch = net.config.sample_size if config.prior_kind == "patch" else None
+    data = _prepare_volumes(volumes, window, None if patch else net.config.sample_size)
+    options = ({"image_shape": list(data[0].shape[1:]), "pad_value": PAD_VALUE} if patch
+               else {})
     net.to(device).train().requires_grad_(True)   # a loaded checkpoint arrives frozen
     ema = copy.deepcopy(net).requires_grad_(False)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
@@ -178,7 +197,7 @@ def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
     for step in bar:
         g = step_generator(config.seed + rank * 7919, step)
         x0, target, spacing = sample_batch(data, config.prior_kind, config.batch_size, g,
-                                           flip=config.flip_augment)
+                                           flip=config.flip_augment, patch=patch)
         with autocast:
             loss = dsm_loss(model, x0, target, spacing, schedule, g)
         optimizer.zero_grad(set_to_none=True)
@@ -194,18 +213,27 @@ def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
         if rank == 0 and (done % config.checkpoint_every == 0 or done == config.steps):
             summary["steps_done"] = done
             _save_state(state_path, net, ema, optimizer, config, done)
-            save_checkpoint(out_dir / "model.safetensors", ema, prior_kind=config.prior_kind,
-                            schedule=schedule, window=window, training=summary)
+            save_checkpoint(out_dir / "model.safetensors", ema, kind=config.prior_kind,
+                            schedule=schedule, window=window, options=options,
+                            training=summary)
     return out_dir / "model.safetensors"
 
 
-def _prepare_volumes(volumes, window: IntensityWindow, size: int) -> list[torch.Tensor]:
+def _prepare_volumes(volumes, window: IntensityWindow, size: int | None) -> list[torch.Tensor]:
+    """Volumes in network units, checked: ``(Z >= 3, size, size)``, or (``size=None``) any
+    one slice size shared by all."""
     data = []
     for k, v in enumerate(volumes):
         v = torch.as_tensor(v, dtype=torch.float32)
-        if v.ndim != 3 or v.shape[1:] != (size, size) or v.shape[0] < 3:
+        if v.ndim != 3:
             raise ValueError(f"training volume {k} has shape {tuple(v.shape)}; expected "
-                             f"(Z >= 3, {size}, {size}) to match the network's slice size")
+                             "(Z, H, W)")
+        shape = (size, size) if size else (data[0].shape[1:] if data else v.shape[1:])
+        if v.shape[1:] != shape or v.shape[0] < 3:
+            raise ValueError(f"training volume {k} has shape {tuple(v.shape)}; expected "
+                             f"(Z >= 3, {shape[0]}, {shape[1]})" + (
+                                 " to match the network's slice size" if size else
+                                 ", the slice size of the first volume"))
         if not torch.isfinite(v).all():
             raise ValueError(f"training volume {k} contains NaN or Inf")
         data.append(window.to_network(v))

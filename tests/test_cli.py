@@ -161,7 +161,7 @@ def test_train_blend_from_a_slice_prior(scan, tmp_path):
                tmp_path / "run", "--window", 0, 1)
     assert done.returncode == 0, done.stderr[-2000:]
     trained = load_checkpoint(tmp_path / "run" / "model.safetensors")
-    assert trained.prior_kind == "blend" and trained.network.config.block_out_channels[0] == 48
+    assert trained.kind == "blend" and trained.network.config.block_out_channels[0] == 48
     done = cli("train", "--volumes", scan / "big.npy", "--prior", "blend", "--steps", 1,
                "--from-slice", tmp_path / "run" / "model.safetensors", "--out", tmp_path / "b")
     assert done.returncode != 0 and "needs a 2D 'slice' checkpoint" in done.stderr

@@ -1,4 +1,4 @@
-"""The table of prior kinds against the bundled weights, and the checkpoint format version."""
+"""The table of kinds against the bundled weights, the one loader, and the format version."""
 
 import json
 import shutil
@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from diffblend_astra.checkpoint import (BUNDLED_WEIGHTS, FBP_UNET_WEIGHTS, FORMAT_VERSION,
-                                        bundled_path, load_checkpoint, load_prior, sidecar_path)
+from diffblend_astra.checkpoint import (FORMAT_VERSION, bundled_path, load_bundled,
+                                        load_checkpoint, load_prior, sidecar_path)
 from diffblend_astra.comparisons.fbp_unet import FbpUnet
-from diffblend_astra.comparisons.padis import PatchPrior, load_patch_prior
-from diffblend_astra.networks import named_config
-from diffblend_astra.prior_kinds import BUNDLED_KIND, PRIOR_CLASSES, PRIOR_KINDS
+from diffblend_astra.prior_kinds import (BUNDLED_KIND, BUNDLED_WEIGHTS, KINDS, PRIOR_CLASSES,
+                                         named_config)
 
 WEIGHTS = Path(str(resources.files("diffblend_astra") / "weights"))
 SIDECARS = sorted(WEIGHTS.glob("*.json"))
@@ -25,37 +24,36 @@ def test_every_bundled_weight_file_has_a_kind_in_the_table():
         assert sidecar.with_suffix(".safetensors").is_file(), sidecar
         assert sidecar.stem in stems, f"{sidecar.name} is not named in BUNDLED_WEIGHTS"
         meta = json.loads(sidecar.read_text())
-        name = stems[sidecar.stem]
-        if name in FBP_UNET_WEIGHTS:
-            assert meta.get("model") == "fbp-unet", sidecar
-        else:
-            assert meta.get("prior_kind") in PRIOR_KINDS, f"{sidecar.name}: kind not in the table"
-            assert BUNDLED_KIND[name] == meta["prior_kind"], sidecar
+        assert meta.get("format_version") == FORMAT_VERSION, sidecar
+        assert meta.get("kind") in KINDS, f"{sidecar.name}: kind not in the table"
+        assert BUNDLED_KIND[stems[sidecar.stem]] == meta["kind"], sidecar
 
 
-@pytest.mark.parametrize("kind", PRIOR_KINDS)
-def test_every_kind_in_the_table_loads(kind):
-    row = PRIOR_KINDS[kind]
-    assert row.bundled, f"{kind!r} has no bundled weights to load"
-    for name in row.bundled:
-        path = bundled_path(name, must_exist=True)
-        if row.prior_class is None:                      # a comparison system's own kind
-            prior = load_patch_prior(path)
-            assert isinstance(prior, PatchPrior) and PatchPrior.kind == kind
-            config = prior.network.config
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_in_the_table_loads_through_the_one_loader(kind):
+    row = KINDS[kind]
+    present = [name for name in row.bundled if bundled_path(name).is_file()]
+    assert present, f"{kind!r} has no bundled weights to load"
+    for name in present:
+        checkpoint = load_bundled(name)
+        assert checkpoint.kind == kind and type(checkpoint.network) is row.network
+        assert tuple(checkpoint.network.channels) == row.channels
+        if row.prior_class is None:
+            assert kind not in PRIOR_CLASSES
+            with pytest.raises(ValueError, match="not a score prior"):
+                load_prior(name)
         else:
             assert row.prior_class.kind == kind and PRIOR_CLASSES[kind] is row.prior_class
-            prior = load_prior(kind, path)
-            assert type(prior) is row.prior_class
-            config = prior.network.config
+            assert type(load_prior(name)) is row.prior_class
+            assert type(load_prior(kind, bundled_path(name))) is row.prior_class
             assert named_config("tiny", kind).in_channels == row.channels[0]
-        assert (config.in_channels, config.out_channels) == row.channels
 
 
-def test_bundled_fbp_unets_load():
-    for name in FBP_UNET_WEIGHTS:
-        if bundled_path(name).is_file():
-            FbpUnet.load(bundled_path(name))
+def test_the_fbp_unet_model_is_built_from_its_checkpoint():
+    model = FbpUnet.from_checkpoint(load_bundled("fbp-unet-parallel-8"))
+    assert model.geometry["proj_geom"]["type"] == "parallel"
+    with pytest.raises(ValueError, match="needs an 'fbp-unet' checkpoint"):
+        FbpUnet.from_checkpoint(load_bundled("slice"))
 
 
 def _copy_with_version(name, tmp_path, version):
@@ -68,17 +66,13 @@ def _copy_with_version(name, tmp_path, version):
     return target
 
 
-@pytest.mark.parametrize("name, load", [
-    ("slice", load_checkpoint),
-    ("patch", load_patch_prior),
-    ("fbp-unet-parallel-8", FbpUnet.load),
-])
-def test_a_newer_format_version_is_refused_in_one_line(name, load, tmp_path):
+@pytest.mark.parametrize("name", ["slice", "patch", "fbp-unet-parallel-8"])
+def test_a_newer_format_version_is_refused_in_one_line(name, tmp_path):
     path = _copy_with_version(name, tmp_path, FORMAT_VERSION + 1)
     with pytest.raises(ValueError) as refused:
-        load(path)
+        load_checkpoint(path)
     message = str(refused.value)
     assert "\n" not in message
     assert f"format_version {FORMAT_VERSION + 1}, newer than" in message
     assert "upgrade diffblend_astra" in message
-    load(_copy_with_version(name, tmp_path, FORMAT_VERSION))   # the current version loads
+    load_checkpoint(_copy_with_version(name, tmp_path, FORMAT_VERSION))   # this version loads

@@ -118,13 +118,12 @@ def test_partition_averaging_averages_every_offset():
 
 
 def test_every_prior_satisfies_the_score_prior_protocol():
-    from diffblend_astra.comparisons.padis import load_patch_prior
     from diffblend_astra.comparisons.tpdm import tpdm_prior
-    from diffblend_astra.checkpoint import bundled_path, load_prior
+    from diffblend_astra.checkpoint import load_prior
     from diffblend_astra.priors import ScorePrior
 
     slice_prior = load_prior("slice")
     priors = [load_prior("blend"), load_prior("conditional"), slice_prior,
-              tpdm_prior(slice_prior, slice_prior), load_patch_prior(bundled_path("patch"))]
+              tpdm_prior(slice_prior, slice_prior), load_prior("patch")]
     assert all(isinstance(p, ScorePrior) for p in priors)
     assert not isinstance(RecordingNetwork(), ScorePrior)

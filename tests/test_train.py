@@ -149,3 +149,22 @@ def test_training_state_is_one_file_and_a_torn_legacy_pair_is_refused(tmp_path):
                   {"config": {}, "param_groups": []})
     with pytest.raises(ValueError, match="no valid 'step'"):
         read_state(tmp_path / "old" / "state.safetensors")
+
+
+def test_a_patch_prior_trains_on_any_slice_size_and_refuses_flips(tmp_path):
+    from diffblend_astra.networks import PatchNetwork
+
+    with pytest.raises(ValueError, match="flip_augment=False"):
+        TrainConfig(prior_kind="patch")
+    config = NetworkConfig(sample_size=8, in_channels=3, out_channels=1, block_out_channels=(8, 8),
+                           layers_per_block=1, attention_levels=(), norm_num_groups=4,
+                           spacing_embedding=False)
+    volumes = [torch.rand(4, 12, 10) for _ in range(2)]
+    path = train(volumes, tmp_path, TrainConfig(prior_kind="patch", steps=2, batch_size=2,
+                                                flip_augment=False),
+                 network=PatchNetwork(config), progress=False)
+    assert load_checkpoint(path).options == {"image_shape": [12, 10], "pad_value": -1.0}
+    with pytest.raises(ValueError, match="slice size of the first volume"):
+        train(volumes + [torch.rand(4, 8, 8)], tmp_path / "b",
+              TrainConfig(prior_kind="patch", steps=1, flip_augment=False),
+              network=PatchNetwork(config), progress=False)

@@ -15,7 +15,7 @@ import time
 
 import torch
 
-from diffblend_astra.networks import named_config
+from diffblend_astra.prior_kinds import named_config
 from diffblend_astra.train import TrainConfig, train
 
 RUNS = {"tiny": (5, 45), "paper": (3, 13)}

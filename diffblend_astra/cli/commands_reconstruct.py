@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_common, add_projector, load_operator, positive_int, subparser
+from .common import (add_common, add_geometry, add_projector, load_operator, positive_int,
+                     subparser)
 
 EXAMPLES = """\
   diffblend-astra reconstruct sino.npy geometry.json --out recon.npy
@@ -21,8 +22,7 @@ def register(sub) -> None:
     p = subparser(sub, "reconstruct", "reconstruct a volume from projections; a 2D geometry "
                   "applies slice by slice to (Z, angles, det) projections", EXAMPLES)
     p.add_argument("sinogram", type=Path, help="projections in ASTRA order")
-    p.add_argument("geometry", type=Path,
-                   help='JSON file {"proj_geom": {...}, "vol_geom": {...}} of ASTRA dicts')
+    add_geometry(p)
     p.add_argument("--out", type=Path, required=True, help="volume file (.npy, .nii.gz, .tif)")
     p.add_argument("--method", choices=METHODS, default="dbpp",
                    help="reconstruction method (default dbpp = DiffusionBlend++)")

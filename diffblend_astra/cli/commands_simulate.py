@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_common, add_projector, load_operator, subparser
+from .common import add_common, add_geometry, add_projector, load_operator, subparser
 
 EXAMPLES = """\
   diffblend-astra simulate volume.npy geometry.json --out sino.npy
@@ -18,8 +18,7 @@ def register(sub) -> None:
     p = subparser(sub, "simulate", "project a volume with an ASTRA geometry (2D geometries "
                   "slice by slice), optionally adding Poisson or Gaussian noise", EXAMPLES)
     p.add_argument("volume", type=Path, help="(Z, Y, X) volume file or DICOM folder")
-    p.add_argument("geometry", type=Path,
-                   help='JSON file {"proj_geom": {...}, "vol_geom": {...}} of ASTRA dicts')
+    add_geometry(p)
     p.add_argument("--out", type=Path, required=True, help="projections file (.npy, .tif, ...)")
     noise = p.add_mutually_exclusive_group()
     noise.add_argument("--photons", type=float,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 class Parser(argparse.ArgumentParser):
@@ -18,6 +19,12 @@ def add_common(parser: argparse.ArgumentParser, *, seed: bool = True) -> None:
                         help="torch device, e.g. cpu or cuda (default: cpu)")
     if seed:
         parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+def add_geometry(parser: argparse.ArgumentParser) -> None:
+    """The positional ``geometry`` argument: a JSON file of ASTRA geometry dicts."""
+    parser.add_argument("geometry", type=Path,
+                        help='JSON file {"proj_geom": {...}, "vol_geom": {...}} of ASTRA dicts')
 
 
 def add_projector(parser: argparse.ArgumentParser) -> None:

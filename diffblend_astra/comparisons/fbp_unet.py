@@ -7,80 +7,32 @@ identity (zero-initialised last layer), so training begins from plain FBP.
 
 Paper vs CPU defaults: the original network (FBPConvNet) has 4 pooling levels of widths
 64 … 1024 with batch normalisation, trained for 150 epochs at batch size 32 in the
-DiffusionBlend comparison; :class:`UNetConfig` defaults to 2 levels of widths 16 … 64 for CPUs
-(``UNetConfig(width=64, depth=4)`` is the paper's size, without batch normalisation).
+DiffusionBlend comparison; :class:`~..networks.UNetConfig` defaults to 2 levels of widths
+16 … 64 for CPUs (``UNetConfig(width=64, depth=4)`` is the paper's size, without batch
+normalisation). The network, :class:`~..networks.ResidualUNet`, is the core's ``fbp-unet``
+kind.
 
-Weights are saved as safetensors with a JSON sidecar holding the architecture, the
-intensity window and the geometry; :meth:`FbpUnet.reconstruct` refuses other geometries.
+Weights are a checkpoint of kind ``fbp-unet`` (:mod:`..checkpoint`: safetensors + JSON
+sidecar with the architecture, the intensity window and, as its option, the geometry);
+:meth:`FbpUnet.from_checkpoint` builds the model from one, and :meth:`FbpUnet.reconstruct`
+refuses other geometries.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 from tqdm.auto import tqdm
 
 from ..baselines import fbp
-from ..checkpoint import FORMAT_VERSION, check_format_version, read_tensors, write_tensors
+from ..checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from ..networks import ResidualUNet, UNetConfig
 from ..normalization import IntensityWindow
 from ..operators import as_operator
 from ..train import step_generator
-
-
-@dataclass(frozen=True)
-class UNetConfig:
-    """``depth`` pooling levels; level ``k`` has ``width · 2^k`` channels."""
-
-    width: int = 16
-    depth: int = 2
-
-    def __post_init__(self):
-        if self.width < 1 or self.depth < 0:
-            raise ValueError(f"need width >= 1 and depth >= 0, got {self.width}, {self.depth}")
-
-
-def _conv_block(c_in, c_out):
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(),
-                         nn.Conv2d(c_out, c_out, 3, padding=1), nn.ReLU())
-
-
-class ResidualUNet(nn.Module):
-    """``(B, 1, H, W) → (B, 1, H, W)``, ``x + U(x)``; any ``H, W`` (padded internally)."""
-
-    def __init__(self, config: UNetConfig = UNetConfig()):
-        super().__init__()
-        self.config = config
-        widths = [config.width * 2 ** k for k in range(config.depth + 1)]
-        self.down = nn.ModuleList(_conv_block(1 if k == 0 else widths[k - 1], widths[k])
-                                  for k in range(config.depth + 1))
-        self.up = nn.ModuleList(nn.ConvTranspose2d(widths[k + 1], widths[k], 2, stride=2)
-                                for k in range(config.depth))
-        self.merge = nn.ModuleList(_conv_block(2 * widths[k], widths[k])
-                                   for k in range(config.depth))
-        self.out = nn.Conv2d(widths[0], 1, 1)
-        nn.init.zeros_(self.out.weight)
-        nn.init.zeros_(self.out.bias)
-
-    def forward(self, x):
-        if x.ndim != 4 or x.shape[1] != 1:
-            raise ValueError(f"expected (B, 1, H, W) slices, got {tuple(x.shape)}")
-        h, w = x.shape[-2:]
-        multiple = 2 ** self.config.depth
-        padded = F.pad(x, (0, -w % multiple, 0, -h % multiple), mode="replicate")
-        skips, features = [], padded
-        for k, block in enumerate(self.down):
-            features = block(features if k == 0 else F.max_pool2d(features, 2))
-            skips.append(features)
-        features = skips.pop()
-        for k in reversed(range(self.config.depth)):
-            features = self.merge[k](torch.cat([skips[k], self.up[k](features)], dim=1))
-        return x + self.out(features)[..., :h, :w]
 
 
 def _plain_geometry(geometry) -> dict:
@@ -142,26 +94,25 @@ class FbpUnet:
         return proj_geom, dict(self.geometry["vol_geom"])
 
     def save(self, path) -> Path:
-        """Write ``path`` (safetensors) and its JSON sidecar."""
-        meta = {"format_version": FORMAT_VERSION, "model": "fbp-unet",
-                "network": dataclasses.asdict(self.network.config),
-                "intensity_window": self.window.to_dict(), "geometry": self.geometry}
-        write_tensors(path, self.network.state_dict(), meta)
-        return Path(path)
+        """Write the model as an ``fbp-unet`` checkpoint (``path``: ``NAME.safetensors``)."""
+        return save_checkpoint(path, self.network, kind="fbp-unet", window=self.window,
+                               options={"geometry": self.geometry})
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint) -> "FbpUnet":
+        """The model of a loaded ``fbp-unet`` checkpoint (:func:`~..checkpoint.load_checkpoint`
+        or :func:`~..checkpoint.load_bundled`)."""
+        if checkpoint.kind != "fbp-unet":
+            raise ValueError(f"an FBP-UNet needs an 'fbp-unet' checkpoint, got a "
+                             f"'{checkpoint.kind}' one")
+        geometry = checkpoint.options["geometry"]
+        return cls(checkpoint.network, geometry=(geometry["proj_geom"], geometry["vol_geom"]),
+                   window=checkpoint.window)
 
     @classmethod
     def load(cls, path, device: str | torch.device = "cpu") -> "FbpUnet":
-        """The model written by :meth:`save` (weights on ``device``)."""
-        tensors, meta = read_tensors(path)
-        check_format_version(meta, path, FORMAT_VERSION)
-        if meta.get("model") != "fbp-unet" or meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path} is not an FBP-UNet checkpoint")
-        network = ResidualUNet(UNetConfig(**meta["network"]))
-        network.load_state_dict(tensors)
-        network.to(device).eval()
-        geometry = meta["geometry"]
-        return cls(network, geometry=(geometry["proj_geom"], geometry["vol_geom"]),
-                   window=IntensityWindow.from_dict(meta["intensity_window"]))
+        """The model saved at ``path`` (weights on ``device``)."""
+        return cls.from_checkpoint(load_checkpoint(path, device))
 
 
 def training_pairs(volumes, geometry, window: IntensityWindow):

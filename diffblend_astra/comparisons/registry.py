@@ -15,7 +15,7 @@ fbp-unet   supervised FBP-UNet (:mod:`.fbp_unet`)                   the bundled 
                                                                     trained for this geometry
 =========  =======================================================  ===========================
 
-The bundled weights (:data:`~..checkpoint.BUNDLED_WEIGHTS`) were trained on 64³ phantoms with
+The bundled weights (:data:`~..prior_kinds.BUNDLED_WEIGHTS`) were trained on 64³ phantoms with
 the budget of the other priors (``benchmarks/train_weights.py``); an FBP-UNet exists only for
 the benchmark scans. ``checkpoint`` replaces them (for ``tpdm``: the coronal prior).
 ``steps`` counts predictor–corrector steps for ``mbir`` (2 network evaluations each) and DDIM
@@ -25,25 +25,19 @@ steps otherwise; ``fbp-unet`` ignores ``steps`` and ``seed``. ``mbir`` uses the 
 
 from __future__ import annotations
 
-from ..checkpoint import FBP_UNET_WEIGHTS, bundled_path, load_prior
+from ..checkpoint import bundled_path, load_bundled, load_prior
+from ..prior_kinds import KINDS
 from ..solver import DiffusionBlendSolver
 from .fbp_unet import FbpUnet
 from .mbir import MbirSolver
-from .padis import load_patch_prior
 from .tpdm import tpdm_prior
-
-
-def _weights(checkpoint, bundled: str):
-    """``checkpoint`` if given, else the path of the bundled weights ``bundled``."""
-    return bundled_path(bundled, must_exist=True) if checkpoint is None else checkpoint
 
 
 def bundled_fbp_unet(operator, device="cpu") -> FbpUnet:
     """The bundled FBP-UNet trained for ``operator``'s geometry; ``ValueError`` if none is."""
-    for name in FBP_UNET_WEIGHTS:
-        path = bundled_path(name)
-        if path.is_file():
-            model = FbpUnet.load(path, device)
+    for name in KINDS["fbp-unet"].bundled:
+        if bundled_path(name).is_file():
+            model = FbpUnet.from_checkpoint(load_bundled(name, device))
             if model.fits(operator):
                 return model
     raise ValueError("no bundled FBP-UNet was trained for this geometry (they exist for the "
@@ -59,14 +53,15 @@ def run_mbir(operator, y, *, checkpoint=None, steps=100, seed=0, device="cpu", p
 
 
 def run_tpdm(operator, y, *, checkpoint=None, steps=50, seed=0, device="cpu", progress=False):
-    coronal = load_prior("slice", _weights(checkpoint, "slice-coronal"), device)
+    coronal = (load_prior("slice-coronal", device=device) if checkpoint is None
+               else load_prior("slice", checkpoint, device))
     prior = tpdm_prior(load_prior("slice", None, device), coronal, axis="coronal")
     solver = DiffusionBlendSolver(operator, prior, steps=steps)
     return solver.reconstruct(y, seed=seed, progress=progress)
 
 
 def run_padis(operator, y, *, checkpoint=None, steps=50, seed=0, device="cpu", progress=False):
-    prior = load_patch_prior(_weights(checkpoint, "patch"), device)
+    prior = load_prior("patch", checkpoint, device)
     solver = DiffusionBlendSolver(operator, prior, steps=steps)
     return solver.reconstruct(y, seed=seed, progress=progress)
 

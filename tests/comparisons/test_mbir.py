@@ -153,7 +153,7 @@ def test_registry_entry_runs_with_a_slice_checkpoint(tmp_path):
                            block_out_channels=(8, 8), layers_per_block=1, attention_levels=(),
                            norm_num_groups=4, spacing_embedding=False)
     path = save_checkpoint(tmp_path / "slice.safetensors", EpsilonNetwork(config),
-                           prior_kind="slice", schedule=VPSchedule(),
+                           kind="slice", schedule=VPSchedule(),
                            window=IntensityWindow(0.0, 1.0))
     shape = (3, 8, 8)
     op = random_operator(shape, (math.prod(shape) // 2,), seed=1)
