@@ -45,7 +45,6 @@ from diffblend_astra.diffusion import VPSchedule
 from diffblend_astra.experiment import SCANS, evaluate_method, make_case
 from diffblend_astra.methods import DDS_TV_Z, DIFFUSION
 from diffblend_astra.metrics import tv_z
-from diffblend_astra.partition import PartitionSchedule
 from results_file import update_section
 
 RECORDS = Path(__file__).with_name("quality_records.jsonl")

@@ -9,7 +9,6 @@ holds a small valid scan (``vol.npy`` of 3 slices of 16², ``geo.json`` with 4 p
 import json
 import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pytest

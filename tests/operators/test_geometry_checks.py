@@ -18,9 +18,9 @@ from diffblend_astra.operators.astra_geometry import check_geometry_pair
 from diffblend_astra.operators.cuda import cuda_usable
 from diffblend_astra.priors import BlendPrior
 
-from test_operators_fbp import ellipses, relative_error
+from helpers_operators import ellipses, relative_error
 
-TOMOSIPO = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "vendor",
+TOMOSIPO = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "vendor",
                         "tomosipo-0.6.0")
 
 
@@ -176,7 +176,7 @@ except RuntimeError as error:
 
 
 def test_duck_typed_operators_are_not_guarded():
-    from test_operators import DenseTomosipoLike
+    from helpers_operators import DenseTomosipoLike
 
     op = as_operator(DenseTomosipoLike(torch.eye(4), (2, 2), (4,)))
     assert torch.equal(op(torch.ones(2, 2)), torch.ones(4))

@@ -9,7 +9,7 @@ from odl.applications import tomo
 from diffblend_astra.operators import as_operator
 from diffblend_astra.operators.tomosipo import TomosipoOperator
 
-from test_operators import DenseTomosipoLike, astra_case
+from helpers_operators import DenseTomosipoLike, astra_case
 
 
 def test_as_operator_passes_operators_through_and_rejects_others():

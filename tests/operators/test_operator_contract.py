@@ -5,7 +5,6 @@ gradient identities ∇ₓ⟨Ax, y⟩ = Aᵀy and ∇_y⟨x, Aᵀy⟩ = Ax, and 
 Hessian-vector product of ½‖Ax − y‖² is AᵀAv).
 """
 
-import astra
 import numpy as np
 import pytest
 import torch
@@ -13,19 +12,7 @@ import torch
 from diffblend_astra.operators import LinearOperator, as_operator, fan_beam
 from diffblend_astra.operators.astra_geometry import CPU_PROJECTORS
 
-
-def astra_case(kind, projector=None, slices=None, use_matrix=None):
-    """A non-square 24 × 32 image with 0.75-unit pixels in an off-centre window;
-    ``use_matrix=False`` forces the direct per-slice calls (threads for stacks)."""
-    vol_geom = astra.create_vol_geom(24, 32, -10.0, 14.0, -8.0, 10.0)
-    if kind.startswith("parallel"):
-        proj_geom = astra.create_proj_geom("parallel", 0.9, 40, np.linspace(0.1, np.pi, 12))
-    else:
-        proj_geom = astra.create_proj_geom("fanflat", 1.3, 40, np.linspace(0, 6, 12), 60.0, 30.0)
-    if kind.endswith("_vec"):
-        proj_geom = astra.geom_2vec(proj_geom)
-    return as_operator(proj_geom, vol_geom, projector=projector, slices=slices,
-                       use_matrix=use_matrix)
+from helpers_operators import DenseTomosipoLike, astra_case, dot
 
 
 def odl_case(beam):
@@ -40,20 +27,6 @@ def odl_case(beam):
                                         odl.uniform_partition(-30, 30, 40),
                                         src_radius=60, det_radius=30)
     return as_operator(tomo.RayTransform(space, geometry, impl="astra_cpu"))
-
-
-class DenseTomosipoLike:
-    """Duck-typed like a tomosipo operator: ``domain_shape``, ``range_shape``, ``A(x)``, ``A.T``."""
-
-    def __init__(self, matrix, domain_shape, range_shape):
-        self.matrix, self.domain_shape, self.range_shape = matrix, domain_shape, range_shape
-
-    def __call__(self, x):
-        return (self.matrix @ x.reshape(-1)).reshape(self.range_shape)
-
-    @property
-    def T(self):
-        return DenseTomosipoLike(self.matrix.T, self.range_shape, self.domain_shape)
 
 
 def tomosipo_case():
@@ -84,10 +57,6 @@ def op(request):
 def random_pair(op, generator):
     return (torch.randn(op.domain_shape, generator=generator),
             torch.randn(op.range_shape, generator=generator))
-
-
-def dot(a, b):
-    return torch.sum(a.double() * b.double()).item()
 
 
 def relative(a, b):

@@ -17,7 +17,7 @@ from diffblend_astra.operators import as_operator, cone_beam, fan_beam, parallel
 from diffblend_astra.operators.astra_geometry import CPU_PROJECTORS
 from diffblend_astra.operators.cuda import cuda_usable
 
-from test_operators import astra_case, dot
+from helpers_operators import astra_case, dot
 
 PAIRS = [(kind, projector) for kind, projectors in CPU_PROJECTORS.items()
          for projector in projectors]

@@ -12,7 +12,7 @@ from diffblend_astra.baselines import cgls, fbp, sirt
 from diffblend_astra.operators import as_operator, parallel_beam
 from diffblend_astra.operators.cuda import cuda_usable
 
-from test_operators_fbp import ellipses, relative_error
+from helpers_operators import relative_error
 
 
 def _geometry(kind="parallel"):

@@ -8,22 +8,7 @@ import torch
 from diffblend_astra.baselines.fbp import FILTERS, fbp
 from diffblend_astra.operators import as_operator, cone_beam, fan_beam, parallel_beam
 
-from test_operators import DenseTomosipoLike
-
-
-def ellipses(shape, flip=False):
-    """A 2D phantom: a body ellipse with two off-centre inserts, asymmetric in both axes."""
-    ny, nx = shape
-    y, x = np.mgrid[:ny, :nx] - (np.array(shape)[:, None, None] - 1) / 2
-    y = -y if flip else y
-    image = ((x / (0.4 * nx)) ** 2 + (y / (0.3 * ny)) ** 2 < 1) * 1.0
-    image += ((x - 0.12 * nx) / 6) ** 2 + ((y + 0.15 * ny) / 4) ** 2 < 1
-    image -= 0.5 * (((x + 0.15 * nx) / 5) ** 2 + ((y - 0.05 * ny) / 7) ** 2 < 1)
-    return torch.from_numpy(image.astype(np.float32))
-
-
-def relative_error(estimate, truth):
-    return (torch.linalg.vector_norm(estimate - truth) / torch.linalg.vector_norm(truth)).item()
+from helpers_operators import DenseTomosipoLike, ellipses, relative_error
 
 
 @pytest.mark.parametrize("make", [parallel_beam, fan_beam])
