@@ -169,9 +169,7 @@ def evaluations(method: str, steps: int) -> int | None:
     spec = spec[0] if isinstance(spec, tuple) else spec
     if spec is None:
         return steps if method in EXTRA and method != "fbp-unet" else None
-    if spec.warm_start is None:
-        return steps
-    return sum(t <= spec.warm_start for t in VPSchedule().timesteps(steps))
+    return len(VPSchedule().timesteps(steps, spec.warm_start))
 
 
 def _definition(method: str) -> str:

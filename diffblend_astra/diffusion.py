@@ -32,15 +32,23 @@ class VPSchedule:
                                dtype=torch.float64)
         return torch.cumprod(1.0 - betas, dim=0)
 
-    def timesteps(self, steps: int) -> list[int]:
-        """``steps`` equally spaced timesteps, descending to 0 (DDIM's "uniform" subset).
+    def timesteps(self, steps: int, start: int | None = None) -> list[int]:
+        """``steps`` equally spaced timesteps, descending to 0 (DDIM's "uniform" subset);
+        with ``start`` (a warm start), only those at or below it.
 
-        With T = 1000: 50 steps → 980, 960, …, 0; 200 steps → 995, 990, …, 0.
+        With T = 1000: 50 steps → 980, 960, …, 0; 200 steps → 995, 990, …, 0; 50 steps from
+        ``start=500`` → 500, 480, …, 0 (26 steps).
         """
         if not 1 <= steps <= self.num_timesteps:
             raise ValueError(f"steps must be in [1, {self.num_timesteps}], got {steps}")
         stride = self.num_timesteps // steps
-        return [stride * i for i in reversed(range(steps))]
+        grid = [stride * i for i in reversed(range(steps))]
+        if start is None:
+            return grid
+        kept = [t for t in grid if t <= start]
+        if not kept:
+            raise ValueError(f"start_timestep {start} is below every sampling timestep")
+        return kept
 
     def to_dict(self) -> dict:
         return asdict(self)

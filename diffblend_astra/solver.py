@@ -98,7 +98,7 @@ class DiffusionBlendSolver:
         self.clip_x0 = clip_x0
         self.noise_correlation = noise_correlation
         self.precision = check_precision(precision)
-        self.timesteps = prior.schedule.timesteps(steps)
+        prior.schedule.timesteps(steps, start_timestep)         # checks both, early
         self.alpha_bar = prior.schedule.alphas_cumprod().tolist()
 
     def reconstruct(self, y, *, x_init=None, seed: int | None = None,
@@ -129,7 +129,8 @@ class DiffusionBlendSolver:
         window = self.prior.window
         consistency = data_consistency(self.operator, y, cg_iters=self.cg_iters,
                                        tv_z=self.tv_z, weights=self.weights)
-        timesteps = self._timesteps(x_init is not None)
+        timesteps = self.prior.schedule.timesteps(
+            self.steps, self.start_timestep if x_init is not None else None)
         shape = tuple(self.operator.domain_shape)
         noise = torch.randn(shape, generator=generator, device=y.device, dtype=DTYPE)
         if x_init is None:
@@ -141,16 +142,6 @@ class DiffusionBlendSolver:
                       generator=generator, clip_x0=self.clip_x0,
                       noise_correlation=self.noise_correlation, precision=self.precision,
                       callback=callback, progress=label if progress else None)
-
-    def _timesteps(self, warm: bool) -> list[int]:
-        if not warm or self.start_timestep is None:
-            return self.timesteps
-        kept = [t for t in self.timesteps if t <= self.start_timestep]
-        if not kept:
-            raise ValueError(f"start_timestep {self.start_timestep} is below every sampling "
-                             "timestep")
-        return kept
-
 
 def sample(x_t: torch.Tensor, prior: ScorePrior,
            data_step: Callable[[torch.Tensor], torch.Tensor], timesteps: list[int], *, eta: float, generator: torch.Generator,

@@ -17,6 +17,9 @@ def test_timesteps_are_the_ddim_uniform_subset():
     s = VPSchedule()
     assert s.timesteps(50)[:3] == [980, 960, 940] and s.timesteps(50)[-1] == 0
     assert s.timesteps(200)[:2] == [995, 990] and len(s.timesteps(200)) == 200
+    assert s.timesteps(50, start=500)[:2] == [500, 480] and len(s.timesteps(50, 500)) == 26
+    with pytest.raises(ValueError, match="below every sampling timestep"):
+        s.timesteps(50, start=-1)
     with pytest.raises(ValueError, match="steps"):
         s.timesteps(0)
 
