@@ -118,7 +118,7 @@ def main(argv=None) -> int:
                 totals[name] = totals.get(name, 0.0) + value / len(data)
         rows.append((t, totals))
         print(row_text(t, totals), flush=True)
-    text = table(rows, volumes, slices, checkpoints["blend"])
+    text = table(rows, volumes, slices, checkpoints)
     print(text)
     if not (args.quick or args.no_write):
         update_section("priors", text)
@@ -137,12 +137,18 @@ def row_text(t: int, errors: dict) -> str:
             + f" | {gain:+.2f} | {errors['label']:.3f} | {errors['bf16']:.4f} |")
 
 
-def table(rows, volumes: int, slices: int, blend_checkpoint) -> str:
-    training = blend_checkpoint.training
-    budget = (f"{training.get('steps_done', '?')} steps"
-              + (f" after inflation from the 2D prior at "
-                 f"{training['initialised_from'].get('steps')} steps"
-                 if "initialised_from" in training else ""))
+def steps_text(training: dict) -> str:
+    """A checkpoint's training steps: ``"6500 (4000 + 2500)"`` after a first stage."""
+    done = training.get("steps_done", "?")
+    before = training.get("initialised_from", {}).get("steps")
+    return f"{done}" if not isinstance(before, int) or not isinstance(done, int) else \
+        f"{before + done} ({before} + {done})"
+
+
+def table(rows, volumes: int, slices: int, checkpoints: dict) -> str:
+    blend_checkpoint = checkpoints["blend"]
+    budget = "training steps " + ", ".join(f"{name} {steps_text(ck.training)}"
+                                           for name, ck in checkpoints.items())
     verdict = "working" if working(rows) else "NOT working"
     lines = [f"## Priors: does a 3-slice network use the neighbours? ({datetime.date.today()}, "
              f"{os.cpu_count()} CPU cores)", "",
@@ -150,7 +156,8 @@ def table(rows, volumes: int, slices: int, blend_checkpoint) -> str:
              f"{volumes} validation phantoms ({slices} slices of 64², never used in "
              f"training), one noise draw shared by every prior (columns: module docstring of "
              f"`benchmarks/priors.py`). 3-slice network: "
-             f"{blend_checkpoint.network.num_parameters / 1e6:.1f} M parameters, {budget}.",
+             f"{blend_checkpoint.network.num_parameters / 1e6:.1f} M parameters, inflated from the "
+             f"2D prior's first stage; {budget}.",
              "",
              "| t | " + " | ".join(f"MSE {c}" for c in COLUMNS)
              + " | gain adj (dB) | label effect | bf16 change |",

@@ -71,6 +71,7 @@ ABLATIONS = {
     "dbpp/eta-0": (_DBPP, dict(eta=0.0)),
     "dbpp/eta-0.5": (_DBPP, dict(eta=0.5)),
     "dds/eta-0": (DIFFUSION["dds"], dict(eta=0.0)),
+    "dds/eta-0.5": (DIFFUSION["dds"], dict(eta=0.5)),
     "dbpp/fp32": (_DBPP, dict(precision="fp32")),
 }
 """Variants of the default DiffusionBlend++ (:data:`~diffblend_astra.methods.DIFFUSION`), and
@@ -238,9 +239,10 @@ def _header(records, volumes, steps) -> str:
             f"in training), noiseless projections, {steps} network evaluations for every "
             f"diffusion method (mbir: half as many predictor–corrector steps), networks in "
             f"bf16 autocast where the CPU has it, bundled weights (`benchmarks/train_weights.py`"
-            f": 1.1 M-parameter 2D and conditional priors, 4,000 steps each; the 3-slice "
-            f"`blend` prior is the 2D one inflated to 9.8 M parameters and fine-tuned, its "
-            f"steps in `benchmarks/priors.py`'s section). PSNR [dB] / SSIM per plane averaged "
+            f": every score prior 6,500 steps, 4,000 and then 2,500 of fine-tuning; the "
+            f"1.1 M-parameter 2D, conditional and comparison priors run both stages, the "
+            f"3-slice `blend` prior is the 2D one after stage 1, inflated to 9.8 M parameters, "
+            f"then fine-tuned). PSNR [dB] / SSIM per plane averaged "
             f"over the slices of that plane **that contain the object**, and of the whole "
             f"volume; mean ± std over volumes (n), fixed data range [0, 1]. Times are "
             f"wall-clock seconds per volume on a machine shared with other jobs: compare "

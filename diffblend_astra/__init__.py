@@ -15,6 +15,7 @@ _PUBLIC = {
     "BlendPrior": "diffblend_astra.priors",
     "ConditionalPrior": "diffblend_astra.priors",
     "SlicePrior": "diffblend_astra.priors",
+    "PatchPrior": "diffblend_astra.priors",
     "load_checkpoint": "diffblend_astra.checkpoint",
     "save_checkpoint": "diffblend_astra.checkpoint",
     "load_bundled": "diffblend_astra.checkpoint",

@@ -15,6 +15,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
     ("operators.py", "speed-up"),
     ("priors.py", "gain adj (dB)"),
     ("method_time.py", "CPU time / DDS"),
+    ("eta.py", "| parallel-8 | dbpp | 0.85 **best** |"),
 ])
 def test_quick_mode_runs(script, expected):
     done = subprocess.run([sys.executable, str(BENCHMARKS / script), "--quick"],
