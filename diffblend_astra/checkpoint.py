@@ -57,13 +57,13 @@ def sidecar_path(path) -> Path:
     return Path(path).with_suffix(".json")
 
 
-def check_format_version(meta: dict, path, current: int = FORMAT_VERSION) -> None:
-    """Refuse a sidecar ``meta`` whose ``format_version`` is newer than ``current``, the
-    version this code reads, with a one-line ``ValueError``."""
+def check_format_version(meta: dict, path) -> None:
+    """Refuse a sidecar ``meta`` whose ``format_version`` is newer than
+    :data:`FORMAT_VERSION`, the version this code reads, with a one-line ``ValueError``."""
     version = meta.get("format_version")
-    if isinstance(version, int) and not isinstance(version, bool) and version > current:
+    if isinstance(version, int) and not isinstance(version, bool) and version > FORMAT_VERSION:
         raise ValueError(f"checkpoint {path} has format_version {version}, newer than this "
-                         f"version of diffblend_astra reads ({current}): upgrade "
+                         f"version of diffblend_astra reads ({FORMAT_VERSION}): upgrade "
                          "diffblend_astra to load it")
 
 

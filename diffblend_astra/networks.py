@@ -8,14 +8,17 @@ Every prior calls its network as ``net(x, t, spacing) → ε̂`` where
   for networks without a spacing embedding,
 * ``ε̂``: ``(B, C_out, H, W)`` predicted noise.
 
-Any callable with that signature works as a network. :class:`PatchNetwork` (the ``patch``
-prior) takes per-pixel position channels in place of the spacing; :class:`ResidualUNet` is the
-supervised slice-to-slice network of FBP-UNet (``(B, 1, H, W) → (B, 1, H, W)``). Every class
-builds itself from the ``network`` dict of its checkpoint sidecar (``from_config``) and says
-its ``(in, out)`` ``channels``; :mod:`.prior_kinds` says which class each kind uses. The default one is a
-``diffusers.UNet2DModel`` in which the slice spacing enters through the class embedding with
-``class_embed_type="timestep"``: a sinusoidal encoding followed by dense layers, the same
-architecture as the timestep embedding — the positional-encoding module of DiffusionBlend++.
+Any callable with that signature works as a network. The default one,
+:class:`EpsilonNetwork`, is a ``diffusers.UNet2DModel`` in which the slice spacing enters
+through the class embedding with ``class_embed_type="timestep"``: a sinusoidal encoding
+followed by dense layers, the same architecture as the timestep embedding — the
+positional-encoding module of DiffusionBlend++.
+
+:class:`PatchNetwork` (the ``patch`` prior) takes per-pixel position channels in place of the
+spacing; :class:`ResidualUNet` is the supervised slice-to-slice network of FBP-UNet
+(``(B, 1, H, W) → (B, 1, H, W)``). Every class builds itself from the ``network`` dict of its
+checkpoint sidecar (``from_config``) and says its ``(in, out)`` ``channels``;
+:mod:`.prior_kinds` says which class each kind uses.
 """
 
 from __future__ import annotations
@@ -26,7 +29,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,6 @@ class NetworkConfig:
         values["block_out_channels"] = tuple(values["block_out_channels"])
         values["attention_levels"] = tuple(values["attention_levels"])
         return cls(**values)
-
-
 
 
 def build_unet(config: NetworkConfig):

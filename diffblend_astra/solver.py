@@ -40,8 +40,9 @@ class DiffusionBlendSolver:
     Args:
         operator: a :class:`~.operators.LinearOperator` (or anything with ``domain_shape``,
             ``range_shape``, ``op(x)``, ``op.T(y)``) whose domain is ``(Z, Y, X)``.
-        prior: a :class:`~.priors.ScorePrior` (e.g. a :class:`~.priors.Prior`), or the name of bundled weights (``"blend"``,
-            ``"slice"``, ``"conditional"``) or a checkpoint path; its network must fit the
+        prior: a :class:`~.priors.ScorePrior` (e.g. a :class:`~.priors.Prior`), or the name
+            of bundled weights (``"blend"``, ``"slice"``, ``"conditional"``) or a checkpoint
+            path; its network must fit the
             volume's slice size.
         steps: number of DDIM steps = network evaluations (NFE). The paper uses 200 for
             DiffusionBlend++ and DDS uses 50; 50 is a CPU-sane default.
@@ -143,8 +144,10 @@ class DiffusionBlendSolver:
                       noise_correlation=self.noise_correlation, precision=self.precision,
                       callback=callback, progress=label if progress else None)
 
+
 def sample(x_t: torch.Tensor, prior: ScorePrior,
-           data_step: Callable[[torch.Tensor], torch.Tensor], timesteps: list[int], *, eta: float, generator: torch.Generator,
+           data_step: Callable[[torch.Tensor], torch.Tensor], timesteps: list[int], *,
+           eta: float, generator: torch.Generator,
            clip_x0: tuple[float, float] | None = (-1.0, 1.0), noise_correlation: float = 0.0,
            precision: str = "auto", callback: Callable[[int, torch.Tensor], None] | None = None,
            progress: str | None = None) -> torch.Tensor:

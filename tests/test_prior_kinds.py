@@ -76,3 +76,11 @@ def test_a_newer_format_version_is_refused_in_one_line(name, tmp_path):
     assert f"format_version {FORMAT_VERSION + 1}, newer than" in message
     assert "upgrade diffblend_astra" in message
     load_checkpoint(_copy_with_version(name, tmp_path, FORMAT_VERSION))   # this version loads
+
+
+def test_fbp_unet_names_follow_the_benchmark_scans():
+    """The core cannot import the benchmark scans (a higher layer); its list must match them."""
+    from diffblend_astra.experiment import SCANS
+    from diffblend_astra.prior_kinds import FBP_UNET_SCANS
+
+    assert FBP_UNET_SCANS == tuple(SCANS)

@@ -35,17 +35,16 @@ def patch_network_config(patch: int, name: str = "tiny") -> NetworkConfig:
     return dataclasses.replace(config, sample_size=patch)
 
 
-def train_patch_prior(volumes, out_dir, *, patch: int = 16, network: PatchNetwork | None = None,
-                      steps: int = 10_000,
+def train_patch_prior(volumes, out_dir, *, patch: int = 16,
+                      network: PatchNetwork | None = None, steps: int = 10_000,
                       batch_size: int = 16, seed: int = 0, progress: bool = True,
                       **kwargs) -> Path:
     """Train a ``patch`` prior with PaDIS's recipe; returns ``out_dir/model.safetensors``.
 
     ``volumes``: ``(Z, Y, X)`` arrays in physical units, all with the same ``(Y, X)``.
     ``network`` defaults to the ``tiny`` architecture for ``patch`` (initial weights from
-    ``seed``); training is :func:`~..train.train`
-    with EMA 0.999 without warm-up, no flips (a flipped patch would not match its positions)
-    and fp32. ``kwargs`` go to :func:`~..train.train` (``window``, ``schedule``, ``device``).
+    ``seed``); training is :func:`~..train.train` with EMA 0.999 without warm-up, no flips (a
+    flipped patch would not match its positions) and fp32. ``kwargs`` go to :func:`~..train.train` (``window``, ``schedule``, ``device``).
     """
     config = TrainConfig(prior_kind="patch", steps=steps, batch_size=batch_size, seed=seed,
                          ema_warmup=False, flip_augment=False, precision="fp32")
