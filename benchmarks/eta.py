@@ -26,7 +26,7 @@ from pathlib import Path
 
 from diffblend_astra.experiment import SCANS, evaluate_method, make_case
 from diffblend_astra.methods import DIFFUSION
-from quality import _weights_digest
+from quality import WEIGHTS, _weights_digest
 from results_file import update_section
 
 RECORDS = Path(__file__).with_name("eta_records.jsonl")
@@ -55,7 +55,7 @@ def run(records: Path | None, scans, indices, etas, steps: int, slices: int = 64
                         continue
                     case = case or make_case(index=index, slices=slices, **SCANS[scan])
                     result = evaluate_method(case, DIFFUSION[method], steps=steps, seed=index,
-                                             eta=eta)
+                                             eta=eta, checkpoint=WEIGHTS[method][0])
                     record = dict(zip(("scan", "index", "method", "eta", "weights"), key))
                     record["psnr"] = {p: round(result["metrics"][p]["psnr"], 3)
                                       for p in (*PLANES, "volume")}

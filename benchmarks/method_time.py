@@ -19,12 +19,14 @@ import os
 import sys
 import time
 
-from diffblend_astra.experiment import SCANS, make_case
-from diffblend_astra.methods import run_method
+from diffblend_astra.experiment import PHANTOM_WEIGHTS, SCANS, make_case
+from diffblend_astra.methods import DIFFUSION, run_method
 from quality import evaluations
 from results_file import update_section
 
 METHODS = ("dds2d", "dds", "db", "dbpp-cg", "dbpp")
+PHANTOM = {m: PHANTOM_WEIGHTS[DIFFUSION[m].prior_kind] for m in METHODS}
+"""The phantom priors, as the case is a phantom."""
 
 
 def main(argv=None) -> int:
@@ -37,13 +39,14 @@ def main(argv=None) -> int:
     slices, steps, repeats = (9, 4, 1) if args.quick else (64, args.steps, args.repeats)
     case = make_case(index=0, slices=slices, **SCANS["parallel-8"])
     for method in METHODS:                 # warm-up: weights loaded, kernels chosen
-        run_method(method, case.operator, case.y, steps=2, seed=0)
+        run_method(method, case.operator, case.y, steps=2, seed=0, checkpoint=PHANTOM[method])
     cpu = {m: [] for m in METHODS}
     wall = {m: [] for m in METHODS}
     for _ in range(repeats):
         for method in METHODS:
             start_cpu, start_wall = time.process_time(), time.perf_counter()
-            run_method(method, case.operator, case.y, steps=steps, seed=0)
+            run_method(method, case.operator, case.y, steps=steps, seed=0,
+                       checkpoint=PHANTOM[method])
             cpu[method].append(time.process_time() - start_cpu)
             wall[method].append(time.perf_counter() - start_wall)
     text = table(cpu, wall, steps, slices, repeats)

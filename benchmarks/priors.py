@@ -94,17 +94,20 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--blend", type=Path, help="3-slice weights (default: bundled)")
-    parser.add_argument("--conditional", type=Path, help="conditional weights (default: bundled)")
+    parser.add_argument("--blend", type=Path,
+                        help="3-slice weights (default: the bundled phantom prior)")
+    parser.add_argument("--conditional", type=Path,
+                        help="conditional weights (default: the bundled phantom prior)")
     parser.add_argument("--volumes", type=int, default=4)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
     volumes, slices, timesteps = ((1, 9, TIMESTEPS[:2]) if args.quick
                                   else (args.volumes, 64, TIMESTEPS))
-    checkpoints = {"slice": load_bundled("slice"),
-                   "blend": load_checkpoint(args.blend) if args.blend else load_bundled("blend"),
+    checkpoints = {"slice": load_bundled("slice-phantom"),
+                   "blend": (load_checkpoint(args.blend) if args.blend
+                             else load_bundled("blend-phantom")),
                    "conditional": (load_checkpoint(args.conditional) if args.conditional
-                                   else load_bundled("conditional"))}
+                                   else load_bundled("conditional-phantom"))}
     networks = {name: ck.network.float().eval() for name, ck in checkpoints.items()}
     schedule, window = checkpoints["slice"].schedule, checkpoints["slice"].window
     data = [window.to_network(torch.from_numpy(phantom_volume(seed, (slices, 64, 64))))

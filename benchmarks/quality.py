@@ -43,7 +43,7 @@ import numpy as np
 from diffblend_astra.checkpoint import bundled_path
 from diffblend_astra.diffusion import VPSchedule
 from diffblend_astra.experiment import SCANS, evaluate_method, make_case
-from diffblend_astra.methods import DDS_TV_Z, DIFFUSION
+from diffblend_astra.methods import CLASSICAL, DDS_TV_Z, DIFFUSION
 from diffblend_astra.metrics import tv_z
 from results_file import update_section
 
@@ -81,8 +81,10 @@ one option — a :class:`~diffblend_astra.methods.DiffusionMethod` field, or
 nothing either: its records are its own."""
 NFE_METHODS = ("dbpp", "dds", "dds2d")
 """Run at every NFE of ``ABLATION_NFE`` too: the comparison at equal wall time."""
-WEIGHTS = {"dds2d": ("slice",), "dds": ("slice",), "mbir": ("slice",), "db": ("conditional",),
-           "dbpp": ("blend",), "tpdm": ("slice", "slice-coronal"), "padis": ("patch",)}
+WEIGHTS = {"dds2d": ("slice-phantom",), "dds": ("slice-phantom",), "mbir": ("slice-phantom",),
+           "db": ("conditional-phantom",), "dbpp": ("blend-phantom",),
+           "tpdm": ("slice-phantom", "slice-coronal"), "padis": ("patch-phantom",)}
+"""The bundled phantom priors each method reads here (its checkpoint; tpdm's default pair)."""
 
 
 def main(argv=None) -> int:
@@ -124,14 +126,23 @@ def _quick(methods) -> int:
     return 0
 
 
-def _run(path: Path, scan: str, methods, volumes, steps: int) -> None:
-    """Reconstruct the missing (method, volume) pairs of ``scan`` and append their records."""
+def _phantom_case(index: int, scan: str):
+    return make_case(index=index, **SCANS[scan])
+
+
+def _run(path: Path, scan: str, methods, volumes, steps: int, *, case_for=_phantom_case,
+         evaluate=None, digest=None) -> None:
+    """Reconstruct the missing (method, volume) pairs of ``scan`` and append their records:
+    ``case_for(index, scan)`` makes the case, ``evaluate(case, method, index, steps)``
+    scores a method on it, ``digest(method, scan)`` names the weights it reads
+    (defaults: the phantom benchmark's)."""
+    evaluate, digest = evaluate or _evaluate, digest or _weights_digest
     done = {_key(r) for r in _read(path)}
     for index in volumes:
         case = None
         for method in methods:
             try:
-                weights = _weights_digest(method, scan)
+                weights = digest(method, scan)
             except FileNotFoundError as missing:
                 print(f"skipped {scan} {method}: {missing}", flush=True)
                 continue
@@ -140,8 +151,8 @@ def _run(path: Path, scan: str, methods, volumes, steps: int) -> None:
                       "definition": _definition(method)}
             if _key(record) in done:
                 continue
-            case = case or make_case(index=index, **SCANS[scan])
-            result = _evaluate(case, method, index, steps)
+            case = case or case_for(index, scan)
+            result = evaluate(case, method, index, steps)
             record.update(result, date=str(datetime.date.today()), machine=_machine())
             with open(path, "a") as f:          # one short line per write: safe to share
                 f.write(json.dumps(record) + "\n")
@@ -150,15 +161,20 @@ def _run(path: Path, scan: str, methods, volumes, steps: int) -> None:
                   + f" ({result['seconds']:.0f} s)", flush=True)
 
 
-def _evaluate(case, method: str, index: int, steps: int) -> dict:
-    """Metrics of one reconstruction (``method`` may name an ablation)."""
-    options = {}
+def _evaluate(case, method: str, index: int, steps: int, *, phantom_weights=True) -> dict:
+    """Metrics of one reconstruction (``method`` may name an ablation); the diffusion
+    methods read the phantom priors (:data:`WEIGHTS`) unless ``phantom_weights=False``."""
+    name, options = method, {}
     if method in ABLATIONS:
         method, options = (ABLATIONS[method] if isinstance(ABLATIONS[method], tuple)
                            else (ABLATIONS[method], {}))
     elif method == "mbir":  # DiffusionMBIR's predictor–corrector steps: 2 evaluations each
         steps = steps // 2
-    result = evaluate_method(case, method, steps=steps, seed=index, **options)
+    if method not in CLASSICAL:
+        options["steps"], options["seed"] = steps, index
+        if phantom_weights and name.split("/")[0] not in ("tpdm", "fbp-unet"):
+            options["checkpoint"] = WEIGHTS[name.split("/")[0]][0]
+    result = evaluate_method(case, method, **options)
     return {"metrics": result["metrics"], "tv_z": float(result["tv_z"]),
             "seconds": result["seconds"], "truth_tv_z": float(tv_z(case.truth))}
 
@@ -189,6 +205,11 @@ def _weights_digest(method: str, scan: str) -> str:
     """A short digest of the bundled weight files ``method`` reads ("" for none)."""
     names = (WEIGHTS.get(method.split("/")[0], ()) if method != "fbp-unet"
              else (f"fbp-unet-{scan}",))
+    return digest_of(names)
+
+
+def digest_of(names) -> str:
+    """A short digest of the bundled weight files ``names`` ("" for none)."""
     digest = hashlib.sha256()
     for name in names:
         digest.update(bundled_path(name, must_exist=True).read_bytes())

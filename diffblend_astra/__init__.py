@@ -24,7 +24,7 @@ _PUBLIC = {
 
 # Subpackages and modules reachable as attributes right after ``import diffblend_astra``
 # (``dba.operators.sparse_view(...)``), imported on first use.
-_MODULES = ("operators", "baselines", "metrics", "noise", "phantoms", "io", "methods",
+_MODULES = ("operators", "baselines", "metrics", "noise", "phantoms", "datasets", "io", "methods",
             "experiment", "figures", "train", "networks", "diffusion", "partition")
 
 __all__ = sorted([*_PUBLIC, *_MODULES])

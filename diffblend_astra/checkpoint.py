@@ -51,6 +51,15 @@ class Checkpoint:
     options: dict = field(default_factory=dict)
     training: dict = field(default_factory=dict)
 
+    @property
+    def trained_on(self) -> dict:
+        """What the training recorded of its slices: ``slice_shape`` ``[H, W]``, ``crop``
+        (the crop size, or ``None`` for whole slices), and where the data said so
+        ``pixel_mm`` and ``intensity`` (e.g. :data:`~.datasets.INTENSITY_UNITS`); empty for
+        checkpoints written before it was recorded."""
+        slices = self.training.get("slices")
+        return dict(slices) if isinstance(slices, dict) else {}
+
 
 def sidecar_path(path) -> Path:
     """``NAME.safetensors`` → ``NAME.json``."""
@@ -236,7 +245,8 @@ def bundled_path(name: str, *, must_exist: bool = False) -> Path:
     if must_exist and not path.is_file():
         raise FileNotFoundError(f"the bundled weights {name!r} ({path}) are missing from this "
                                 f"installation; train them with benchmarks/train_weights.py "
-                                f"{name} --install, or pass a checkpoint")
+                                f"(phantom priors) or benchmarks/train_ct_weights.py (real-CT "
+                                f"priors), or pass a checkpoint")
     return path
 
 
@@ -260,15 +270,22 @@ def load_prior(name_or_kind: str, checkpoint=None, device="cpu", **kwargs) -> Pr
     ``load_prior("blend")`` loads bundled weights by name (any score prior of
     :data:`~.prior_kinds.BUNDLED_WEIGHTS`, e.g. ``"slice-coronal"``);
     ``load_prior("runs/mine/model.safetensors")`` a checkpoint file (its kind from its
-    sidecar); ``load_prior("blend", checkpoint)`` a checkpoint that must be of that kind.
+    sidecar); ``load_prior("blend", checkpoint)`` a checkpoint (a file, or the name of
+    bundled weights such as ``"blend-phantom"``) that must be of that kind.
     ``kwargs`` go to the prior class (e.g. ``partitions=`` of :class:`~.priors.BlendPrior`).
     """
     if checkpoint is None:
-        ck = (load_bundled(name_or_kind, device) if name_or_kind in BUNDLED_WEIGHTS
-              else load_checkpoint(name_or_kind, device))
+        ck = _load_named_or_file(name_or_kind, device)
     else:
-        ck = load_checkpoint(checkpoint, device)
+        ck = _load_named_or_file(checkpoint, device)
         if ck.kind != name_or_kind:
             raise ValueError(f"checkpoint {checkpoint} holds a '{ck.kind}' prior; a "
                              f"'{name_or_kind}' one is needed here")
     return prior_from_checkpoint(ck, **kwargs)
+
+
+def _load_named_or_file(source, device) -> Checkpoint:
+    """Bundled weights by name (:data:`BUNDLED_WEIGHTS`), else a checkpoint file."""
+    if isinstance(source, str) and source in BUNDLED_WEIGHTS:
+        return load_bundled(source, device)
+    return load_checkpoint(source, device)

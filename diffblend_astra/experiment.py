@@ -1,4 +1,5 @@
-"""A reconstruction experiment: a held-out phantom, a simulated scan, several methods, metrics.
+"""A reconstruction experiment: a held-out volume (a procedural phantom or a real CT scan of
+the test patient), a simulated scan, several methods, metrics.
 
 Shared by ``diffblend-astra demo`` and the benchmarks so that both measure the same thing.
 """
@@ -9,6 +10,7 @@ import math
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .methods import run_method
@@ -18,7 +20,13 @@ from .phantoms import held_out_seeds, phantom_volume
 from .solver import DiffusionBlendSolver
 
 DATA_RANGE = 1.0
-"""Phantom intensities lie in [0, 1]; PSNR/SSIM use this fixed range for every method."""
+"""Phantom intensities and CT units (:func:`~.datasets.hu_to_units`) lie in [0, 1]; PSNR/SSIM
+use this fixed range for every method."""
+
+PHANTOM_WEIGHTS = {"blend": "blend-phantom", "slice": "slice-phantom",
+                   "conditional": "conditional-phantom", "patch": "patch-phantom"}
+"""The bundled priors trained on procedural phantoms (64² slices) by prior kind; the defaults
+of every method are the real-CT priors."""
 
 SCANS = {
     "parallel-4": dict(geometry="parallel", views=4),
@@ -61,14 +69,40 @@ def make_case(*, index: int = 0, geometry: str = "parallel", views: int = 8,
     true 3D scan and needs CUDA."""
     truth = torch.from_numpy(phantom_volume(held_out_seeds(index + 1)[index],
                                             (slices, size, size)))
+    return scan_case(truth, f"phantom {slices}x{size}x{size}", geometry=geometry,
+                     views=views, arc_degrees=arc_degrees)
+
+
+def make_ct_case(*, scan: str = "lung-1", slices: int = 16, geometry: str = "parallel",
+                 views: int = 8, arc_degrees: float | None = None,
+                 grid=None) -> Case:
+    """The central ``slices`` slices of the real CT scan ``scan`` (the test patient by
+    default) on the working ``grid`` (:data:`~.datasets.WORKING_GRID`), in CT units,
+    scanned like :func:`make_case`. The scan is fetched on first use."""
+    from . import datasets
+
+    volume = datasets.working_volume(scan, grid or datasets.WORKING_GRID)
+    if not 1 <= slices <= volume.shape[0]:
+        raise ValueError(f"slices must lie in [1, {volume.shape[0]}] for {scan}, got {slices}")
+    start = (volume.shape[0] - slices) // 2
+    truth = torch.from_numpy(np.ascontiguousarray(volume[start:start + slices]))
+    z, y, x = truth.shape
+    return scan_case(truth, f"real CT {scan} slices {start}-{start + slices - 1}, "
+                            f"{z}x{y}x{x}", geometry=geometry, views=views,
+                     arc_degrees=arc_degrees)
+
+
+def scan_case(truth: torch.Tensor, name: str, *, geometry: str = "parallel", views: int = 8,
+              arc_degrees: float | None = None) -> Case:
+    """The noiseless scan of ``truth`` ``(Z, Y, X)`` (square slices), described as ``name``."""
+    slices, size = truth.shape[0], truth.shape[-1]
     proj_geom, vol_geom = scan_geometry(geometry=geometry, views=views,
                                         arc_degrees=arc_degrees, size=size, slices=slices)
     scan = (f"{views} views" if arc_degrees is None
             else f"{views} views over {arc_degrees:g} degrees")
     operator = as_operator(proj_geom, vol_geom, slices=None if geometry == "cone" else slices)
     y = operator(truth)
-    return Case(truth, operator, y, proj_geom, vol_geom,
-                f"{geometry} beam, {scan}, phantom {slices}x{size}x{size}")
+    return Case(truth, operator, y, proj_geom, vol_geom, f"{geometry} beam, {scan}, {name}")
 
 
 def evaluate_method(case: Case, method: str, **options) -> dict:

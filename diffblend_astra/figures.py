@@ -15,12 +15,13 @@ DPI = 100
 """Pixels per inch of the PNG: each panel is ``PANEL_INCHES · DPI`` pixels square."""
 
 
-def save_orthogonal_views(path, volumes, *, vmin, vmax, index=None):
+def save_orthogonal_views(path, volumes, *, vmin, vmax, index=None, z_aspect=1.0):
     """Draw one axial, coronal and sagittal slice of each volume into one PNG; return ``path``.
 
     Rows are the planes (axial ``volume[z]`` as ``(Y, X)``, coronal ``volume[:, y]`` as
-    ``(Z, X)``, sagittal ``volume[:, :, x]`` as ``(Z, Y)``; first array axis downwards, square
-    pixels), columns the volumes, titled by name. Every panel shares one grey scale. The image
+    ``(Z, X)``, sagittal ``volume[:, :, x]`` as ``(Z, Y)``; first array axis downwards; pixels
+    ``z_aspect`` times as tall as wide along z, e.g. slice spacing / pixel size), columns the
+    volumes, titled by name. Every panel shares one grey scale. The image
     is ``3 · PANEL_INCHES · DPI`` pixels high and ``len(volumes) · PANEL_INCHES · DPI`` wide and
     is written atomically.
 
@@ -30,6 +31,7 @@ def save_orthogonal_views(path, volumes, *, vmin, vmax, index=None):
         vmin, vmax: grey-scale window in the volumes' units (black at ``vmin``, white at
             ``vmax``), ``vmin < vmax``.
         index: slice indices ``(z, y, x)``; default the central slices ``(Z//2, Y//2, X//2)``.
+        z_aspect: height of a voxel along z over its width in-plane (> 0; 1: square pixels).
 
     Raises:
         ValueError: no volumes, shapes that differ, a bad window, index or suffix.
@@ -44,6 +46,8 @@ def save_orthogonal_views(path, volumes, *, vmin, vmax, index=None):
     if len(shapes) > 1:
         raise ValueError(f"all volumes must have one (Z, Y, X) shape, got {sorted(shapes)}")
     shape = shapes.pop()
+    if not (np.isfinite(z_aspect) and z_aspect > 0):
+        raise ValueError(f"z_aspect must be a finite number > 0, got {z_aspect}")
     if not (np.isfinite(vmin) and np.isfinite(vmax) and vmin < vmax):
         raise ValueError(f"need finite vmin < vmax, got vmin={vmin}, vmax={vmax}")
     index = tuple(n // 2 for n in shape) if index is None else tuple(index)
@@ -60,7 +64,7 @@ def save_orthogonal_views(path, volumes, *, vmin, vmax, index=None):
         for row, (plane, axis) in enumerate(PLANES.items()):
             ax = axes[row, column]
             ax.imshow(np.take(array, index[axis], axis=axis), cmap="gray", vmin=vmin,
-                      vmax=vmax, interpolation="nearest")
+                      vmax=vmax, interpolation="nearest", aspect=1.0 if axis == 0 else z_aspect)
             ax.set_xticks([])
             ax.set_yticks([])
             if column == 0:

@@ -35,7 +35,10 @@ from torch import nn
 class NetworkConfig:
     """Architecture of a ``UNet2DModel`` score network (saved beside its weights).
 
-    ``sample_size`` is the slice size ``H = W`` in pixels; ``block_out_channels`` the width of
+    ``sample_size`` is the size ``H = W`` in pixels of the images it was trained on (whole
+    slices, or random crops of larger slices); the network is fully convolutional and runs on
+    any ``H, W`` (padded internally to a multiple of its downsampling factor, ``2 ** (levels -
+    1)``). ``block_out_channels`` the width of
     each resolution level; ``attention_levels`` the indices of the levels (0 = full
     resolution) that carry self-attention; ``spacing_embedding`` whether the slice spacing is
     fed through the class embedding.
@@ -104,7 +107,13 @@ class EpsilonNetwork(nn.Module):
             raise ValueError("this network was trained with a slice-spacing embedding; "
                              "pass spacing (B,)")
         labels = spacing.to(x.device) if cfg.spacing_embedding else None
-        return self.unet(x, t.to(x.device), class_labels=labels).sample
+        h, w = x.shape[-2:]
+        multiple = 2 ** (len(cfg.block_out_channels) - 1)      # the UNet's total downsampling
+        pad_h, pad_w = -h % multiple, -w % multiple
+        if pad_h or pad_w:           # mirrored, so padded noise still looks like noise
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect" if min(h, w) > multiple
+                      else "replicate")
+        return self.unet(x, t.to(x.device), class_labels=labels).sample[..., :h, :w]
 
     @classmethod
     def from_config(cls, config: dict) -> "EpsilonNetwork":

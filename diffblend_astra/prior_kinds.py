@@ -1,15 +1,21 @@
 """The kinds of network the package reads and writes, in one table: a new kind is one row
 here plus its classes.
 
-===========  ========  ==================  ====================  ==========================
+===========  ========  ==================  ====================  ===========================
 kind         channels  network             prior                 bundled weights
-===========  ========  ==================  ====================  ==========================
-blend        3 → 3     ``EpsilonNetwork``  ``BlendPrior``        ``blend``
-slice        1 → 1     ``EpsilonNetwork``  ``SlicePrior``        ``slice``, ``slice-coronal``
-conditional  3 → 1     ``EpsilonNetwork``  ``ConditionalPrior``  ``conditional``
-patch        3 → 1     ``PatchNetwork``    ``PatchPrior``        ``patch``
+===========  ========  ==================  ====================  ===========================
+blend        3 → 3     ``EpsilonNetwork``  ``BlendPrior``        ``blend``, ``blend-phantom``
+slice        1 → 1     ``EpsilonNetwork``  ``SlicePrior``        ``slice``, ``slice-phantom``,
+                                                                 ``slice-coronal``
+conditional  3 → 1     ``EpsilonNetwork``  ``ConditionalPrior``  ``conditional``,
+                                                                 ``conditional-phantom``
+patch        3 → 1     ``PatchNetwork``    ``PatchPrior``        ``patch``, ``patch-phantom``
 fbp-unet     1 → 1     ``ResidualUNet``    — (supervised)        ``fbp-unet-<scan>``
-===========  ========  ==================  ====================  ==========================
+===========  ========  ==================  ====================  ===========================
+
+The plain names are the real-CT priors (fine-tuned on the training scans of
+:mod:`.datasets`, any slice size); ``-phantom`` ones are trained on the procedural phantoms
+(64² slices), as are ``slice-coronal`` and the FBP-UNets.
 
 Networks are in :mod:`.networks`, priors in :mod:`.priors`. ``channels`` are the network's
 ``(in, out)`` image channels; ``kind`` is what a checkpoint sidecar records. The first four are score priors (:data:`PRIOR_CLASSES`), which
@@ -43,12 +49,16 @@ class Kind:
 
 
 KINDS = {
-    "blend": Kind((3, 3), EpsilonNetwork, BlendPrior, {"blend": "blend_wide"}),
-    "slice": Kind((1, 1), EpsilonNetwork, SlicePrior, {"slice": "slice_tiny",
+    "blend": Kind((3, 3), EpsilonNetwork, BlendPrior, {"blend": "blend_ct",
+                                                       "blend-phantom": "blend_wide"}),
+    "slice": Kind((1, 1), EpsilonNetwork, SlicePrior, {"slice": "slice_ct",
+                                                       "slice-phantom": "slice_tiny",
                                                        "slice-coronal": "slice_coronal_tiny"}),
     "conditional": Kind((3, 1), EpsilonNetwork, ConditionalPrior,
-                        {"conditional": "conditional_tiny"}),
-    "patch": Kind((3, 1), PatchNetwork, PatchPrior, {"patch": "patch_tiny"}),
+                        {"conditional": "conditional_ct",
+                         "conditional-phantom": "conditional_tiny"}),
+    "patch": Kind((3, 1), PatchNetwork, PatchPrior, {"patch": "patch_ct",
+                                                     "patch-phantom": "patch_tiny"}),
     "fbp-unet": Kind((1, 1), ResidualUNet, None, {
         f"fbp-unet-{scan}": f"fbp_unet_{scan.replace('-', '_')}" for scan in FBP_UNET_SCANS}),
 }
@@ -65,8 +75,10 @@ BUNDLED_KIND = {name: kind for kind, row in KINDS.items() for name in row.bundle
 """The kind of each bundled weight file by name (``slice-coronal`` → ``slice``)."""
 
 
-def named_config(name: str, prior_kind: str) -> NetworkConfig:
-    """A named architecture for a score kind (``blend``, ``conditional``, ``slice``, ``patch``).
+def named_config(name: str, prior_kind: str, sample_size: int | None = None) -> NetworkConfig:
+    """A named architecture for a score kind (``blend``, ``conditional``, ``slice``, ``patch``),
+    recording ``sample_size`` as its training image size (default: the name's own). Every
+    one is fully convolutional and runs on images of any size.
 
     * ``tiny``  — 64² slices, ≈1.1 M parameters; trains on 2 CPU cores (≈0.3 s per batch of
       16). The bundled demonstration weights use it.
@@ -77,11 +89,11 @@ def named_config(name: str, prior_kind: str) -> NetworkConfig:
     c_in, c_out = _score_kind(prior_kind).channels
     common = dict(in_channels=c_in, out_channels=c_out, spacing_embedding=prior_kind == "blend")
     if name == "tiny":
-        return NetworkConfig(sample_size=64, block_out_channels=(16, 32, 64, 64),
+        return NetworkConfig(sample_size=sample_size or 64, block_out_channels=(16, 32, 64, 64),
                              layers_per_block=1, attention_levels=(3,), norm_num_groups=8,
                              **common)
     if name == "paper":
-        return NetworkConfig(sample_size=256, block_out_channels=(128, 128, 256, 256, 512, 512),
+        return NetworkConfig(sample_size=sample_size or 256, block_out_channels=(128, 128, 256, 256, 512, 512),
                              layers_per_block=2, attention_levels=(4,), norm_num_groups=32,
                              **common)
     raise ValueError(f"unknown network configuration {name!r}; expected 'tiny' or 'paper'")

@@ -13,13 +13,15 @@ predicted noise of a whole noisy volume ``x_t`` ``(Z, Y, X)`` in network units:
 * :class:`PatchPrior` — PaDIS: a 2D prior learnt on patches with their position, one slice
   at a time, ε̂ stitched from a randomly shifted grid of patches.
 
-The network runs in chunks of at most ``max_batch`` images, so memory is bounded whatever Z
-is; chunking does not change the result. The kinds, their channels and bundled weights are
+The network runs in chunks of at most ``max_batch`` images and ``max_pixels`` pixels, so
+memory is bounded whatever Z and the slice size are; chunking does not change the result.
+Every prior runs on slices of any size: the networks are fully convolutional. The kinds, their channels and bundled weights are
 listed in :mod:`.prior_kinds`; :func:`~.checkpoint.load_prior` builds a prior from weights.
 """
 
 from __future__ import annotations
 
+import warnings
 from typing import Protocol, runtime_checkable
 
 import torch
@@ -28,6 +30,10 @@ from .diffusion import VPSchedule
 from .normalization import IntensityWindow
 from .partition import PartitionSchedule
 from .patches import PAD_VALUE, PatchGrid
+
+MAX_PIXELS = 16 * 128 * 128
+"""Pixels per channel in one network call by default (16 slices of 128², 4 of 256²): the
+bound on the network's working memory."""
 
 
 @runtime_checkable
@@ -53,22 +59,35 @@ class ScorePrior(Protocol):
 
 
 class Prior:
-    """Common part: the network, its schedule and intensity window, chunked evaluation."""
+    """Common part: the network, its schedule and intensity window, chunked evaluation.
+
+    The networks are fully convolutional: a prior reconstructs slices of any size ``Y × X``,
+    whatever size it was trained on. ``trained_on`` is what
+    the checkpoint records of its training slices (``slice_shape``, ``crop``, ``pixel_mm``,
+    ``intensity``); a volume whose slices are more than twice as large or small as those
+    gets a warning, as its pixels then see anatomy at another scale. The network runs on at
+    most ``max_batch`` images and ``max_pixels`` pixels per call, so memory stays bounded
+    for large slices too.
+    """
 
     kind = ""
     min_slices = 1
 
     def __init__(self, network, *, schedule: VPSchedule = VPSchedule(),
-                 window: IntensityWindow = IntensityWindow(0.0, 1.0), max_batch: int = 16):
+                 window: IntensityWindow = IntensityWindow(0.0, 1.0), max_batch: int = 16,
+                 max_pixels: int = MAX_PIXELS, trained_on: dict | None = None):
         if not callable(network):
             raise TypeError(f"network must be callable as net(x, t, spacing), got "
                             f"{type(network).__name__}")
-        if max_batch < 1:
-            raise ValueError(f"max_batch must be >= 1, got {max_batch}")
+        if max_batch < 1 or max_pixels < 1:
+            raise ValueError(f"max_batch and max_pixels must be >= 1, got {max_batch}, "
+                             f"{max_pixels}")
         self.network = network
         self.schedule = schedule
         self.window = window
         self.max_batch = max_batch
+        self.max_pixels = max_pixels
+        self.trained_on = dict(trained_on or {})
 
     @classmethod
     def from_checkpoint(cls, checkpoint, **kwargs) -> "Prior":
@@ -76,17 +95,22 @@ class Prior:
         if checkpoint.kind != cls.kind:
             raise ValueError(f"{cls.__name__} needs a '{cls.kind}' checkpoint, got a "
                              f"'{checkpoint.kind}' one")
+        kwargs.setdefault("trained_on", checkpoint.trained_on)
         return cls(checkpoint.network, schedule=checkpoint.schedule, window=checkpoint.window,
                    **checkpoint.options, **kwargs)
 
     @property
-    def slice_size(self) -> int | None:
-        """The slice size ``H = W`` the network was trained on, when it says so."""
-        config = getattr(self.network, "config", None)
-        return getattr(config, "sample_size", None)
+    def training_slice_shape(self) -> tuple[int, int] | None:
+        """``(H, W)`` of the slices the network was trained on (or cropped from), when
+        known: from the checkpoint's record, else the network's ``sample_size``."""
+        if "slice_shape" in self.trained_on:
+            return tuple(int(n) for n in self.trained_on["slice_shape"])
+        size = getattr(getattr(self.network, "config", None), "sample_size", None)
+        return None if size is None else (size, size)
 
     def check_volume_shape(self, shape) -> None:
-        """Raise ``ValueError`` unless a ``(Z, Y, X)`` volume of ``shape`` fits the network."""
+        """Raise ``ValueError`` unless a ``(Z, Y, X)`` volume of ``shape`` fits the network;
+        warn when its slices are far from the training slices' size."""
         if len(shape) != 3:
             raise ValueError(f"{type(self).__name__} works on (Z, Y, X) volumes, got shape "
                              f"{tuple(shape)}")
@@ -94,14 +118,16 @@ class Prior:
             raise ValueError(f"{type(self).__name__} needs Z >= {self.min_slices} slices, got "
                              f"Z = {shape[0]}; for a volume of fewer slices use the 2D method "
                              f"'dds2d' (the 'slice' prior)")
-        size = self.slice_size
-        if size is not None and tuple(shape[1:]) != (size, size):
-            raise ValueError(f"the prior's network was trained on {size}x{size} slices; the "
-                             f"volume has {shape[1]}x{shape[2]} slices (Y, X): reconstruct on a "
-                             f"{size}x{size} grid (the same proj_geom with a coarser vol_geom, "
-                             f"astra.create_vol_geom({size}, {size}, ...) over the same window) "
-                             f"or train a prior on {shape[1]}x{shape[2]} slices "
-                             f"(diffblend-astra train --volumes ...)")
+        trained = self.training_slice_shape
+        if trained is not None and max(max(a / b, b / a) for a, b in
+                                       zip(shape[1:], trained)) > 2:
+            pixel = self.trained_on.get("pixel_mm")
+            at = f" of {pixel:g} mm pixels" if pixel else ""
+            warnings.warn(f"the prior was trained on {trained[0]}x{trained[1]} slices{at}; "
+                          f"these are {shape[1]}x{shape[2]}: if they cover a similar field "
+                          f"of view, their pixels see anatomy at another scale and the prior "
+                          f"fits less well (resample to about {trained[0]}x{trained[1]}, or "
+                          f"train on slices like yours)", UserWarning, stacklevel=3)
 
     def predict_noise(self, x_t: torch.Tensor, t: int, step: int,
                       generator: torch.Generator) -> torch.Tensor:
@@ -112,9 +138,11 @@ class Prior:
     @torch.no_grad()
     def _run(self, batch: torch.Tensor, t: int, labels: torch.Tensor | None) -> torch.Tensor:
         """Network on ``batch`` ``(B, C, H, W)`` with its per-image ``labels`` (``(B, …)``:
-        spacings or position channels; ``None`` for none) in chunks of ``max_batch``."""
-        chunks = batch.split(self.max_batch)
-        label_chunks = [None] * len(chunks) if labels is None else labels.split(self.max_batch)
+        spacings or position channels; ``None`` for none) in chunks of at most ``max_batch``
+        images and ``max_pixels`` pixels per channel."""
+        per_call = max(1, min(self.max_batch, self.max_pixels // batch[0, 0].numel()))
+        chunks = batch.split(per_call)
+        label_chunks = [None] * len(chunks) if labels is None else labels.split(per_call)
         outputs = []
         for chunk, label in zip(chunks, label_chunks):
             timesteps = torch.full((chunk.shape[0],), t, dtype=torch.int64, device=chunk.device)

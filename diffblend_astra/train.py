@@ -12,6 +12,11 @@ Training samples (all ``(B, C, H, W)`` in network units, see :mod:`.conventions`
   position channels as the network's condition (:func:`~.patches.sample_patches`); ``P`` is
   the network's ``sample_size``.
 
+With ``crop = C`` every sample of the other kinds is a ``C × C`` crop at a uniform position
+of its slices (the same crop for the 3 slices of a group), so volumes of any slice size
+``H, W >= C`` train one fully convolutional network, which then reconstructs slices of any
+size. Without it, every volume must have the same slice size and the network sees it whole.
+
 Every step draws its batch from a generator seeded by ``(seed, step)``, so a run resumed
 from a checkpoint continues bit for bit as if it had never stopped.
 """
@@ -35,6 +40,8 @@ from .prior_kinds import KINDS, PRIOR_CLASSES, named_config
 from . import precision
 
 SPACINGS = (1, 3)
+MIN_CROP = 16
+"""The smallest training crop, in pixels."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,8 @@ class TrainConfig:
     left–right only: an up–down flip would put the spine in front of the body, anatomy that
     never occurs. ``precision`` is ``auto`` (bf16 autocast where the hardware has native
     bf16), ``bf16`` or ``fp32`` (:mod:`.precision`). ``seed`` seeds everything: the
-    initial weights (of a network built here), the batches and the noise.
+    initial weights (of a network built here), the batches and the noise. ``crop`` trains
+    on random ``crop × crop`` crops of the slices (module docstring).
     """
 
     prior_kind: str = "blend"
@@ -62,6 +70,7 @@ class TrainConfig:
     checkpoint_every: int = 250
     flip_augment: bool = True
     precision: str = "auto"
+    crop: int | None = None
 
     def __post_init__(self):
         if self.prior_kind not in PRIOR_CLASSES:
@@ -72,6 +81,9 @@ class TrainConfig:
                              "patch would no longer match its position channels")
         if self.steps < 1 or self.batch_size < 1 or self.checkpoint_every < 1:
             raise ValueError("steps, batch_size and checkpoint_every must be >= 1")
+        if self.crop is not None and (self.prior_kind == "patch" or self.crop < MIN_CROP):
+            raise ValueError(f"crop must be >= {MIN_CROP} pixels, and a 'patch' prior takes "
+                             f"no crop (it cuts patches of its own), got {self.crop}")
         precision.check(self.precision)
 
 
@@ -81,8 +93,10 @@ def step_generator(seed: int, step: int) -> torch.Generator:
 
 
 def sample_batch(volumes: list[torch.Tensor], prior_kind: str, batch_size: int,
-                 generator: torch.Generator, flip: bool = False, patch: int | None = None):
-    """Draw a training batch from ``volumes`` (each ``(Z, H, W)``, network units).
+                 generator: torch.Generator, flip: bool = False, patch: int | None = None,
+                 crop: int | None = None):
+    """Draw a training batch from ``volumes`` (each ``(Z, H, W)``, network units; with
+    ``crop``, any ``H, W >= crop``, and every sample is a random ``crop × crop`` crop).
 
     Returns ``(x0, target_channels, condition)``: ``x0`` ``(B, C, H, W)`` (the noised
     channels); the slice of the channels whose noise is the target (``slice(None)`` or the
@@ -111,6 +125,8 @@ def sample_batch(volumes: list[torch.Tensor], prior_kind: str, batch_size: int,
         else:
             i = int(torch.randint(depth, (1,), generator=generator))
             samples.append(vol[i:i + 1])
+        if crop is not None:
+            samples[-1] = _random_crop(samples[-1], crop, generator)
     x0 = torch.stack(samples)
     if flip:                                   # left-right only (module docstring)
         flips = torch.randint(2, (batch_size,), generator=generator).bool()
@@ -118,6 +134,13 @@ def sample_batch(volumes: list[torch.Tensor], prior_kind: str, batch_size: int,
     target = slice(1, 2) if prior_kind == "conditional" else slice(None)
     spacing = torch.tensor(spacings, dtype=torch.int64) if prior_kind == "blend" else None
     return x0, target, spacing
+
+
+def _random_crop(slices: torch.Tensor, size: int, generator: torch.Generator) -> torch.Tensor:
+    """A ``size × size`` crop of ``slices`` ``(C, H, W)`` at a uniform position."""
+    top = int(torch.randint(slices.shape[1] - size + 1, (1,), generator=generator))
+    left = int(torch.randint(slices.shape[2] - size + 1, (1,), generator=generator))
+    return slices[:, top:top + size, left:left + size]
 
 
 def dsm_loss(network, x0, target, spacing, schedule: VPSchedule,
@@ -135,7 +158,8 @@ def dsm_loss(network, x0, target, spacing, schedule: VPSchedule,
 
 @torch.no_grad()
 def validation_loss(network, volumes, prior_kind: str, schedule: VPSchedule, *,
-                    batches: int = 8, batch_size: int = 16, seed: int = 12345) -> float:
+                    batches: int = 8, batch_size: int = 16, seed: int = 12345,
+                    crop: int | None = None) -> float:
     """Held-out DSM loss on fixed draws (same data, timesteps and noise every call)."""
     was_training = network.training
     network.eval()
@@ -143,7 +167,7 @@ def validation_loss(network, volumes, prior_kind: str, schedule: VPSchedule, *,
     for b in range(batches):
         g = step_generator(seed, b)
         x0, target, spacing = sample_batch(volumes, prior_kind, batch_size, g,
-                                           patch=network.config.sample_size)
+                                           patch=network.config.sample_size, crop=crop)
         total += float(dsm_loss(network, x0, target, spacing, schedule, g))
     network.train(was_training)
     return total / batches
@@ -157,27 +181,33 @@ def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
     """Train a score network on ``volumes`` and return the path of its final checkpoint.
 
     ``volumes``: a list of ``(Z, H, W)`` float arrays/tensors in physical units (mapped to
-    network units with ``window``); ``H = W`` must equal the network's ``sample_size``.
+    network units with ``window``): with ``config.crop``, of any ``H, W >= crop``; without,
+    all of one slice size.
     ``out_dir`` receives ``state.safetensors`` (weights, EMA, optimiser; for ``resume``) and
     ``model.safetensors`` (the EMA weights, a checkpoint for the priors), both every
     ``config.checkpoint_every`` steps and at the end. ``network`` starts from given weights
     (for fine-tuning) or another architecture instead of the named configuration. A ``patch``
     prior takes slices of any one size ``(H, W)`` and cuts patches of the network's
     ``sample_size``; it records ``H, W`` and the padding value with its weights.
+    ``data_summary`` is recorded in the checkpoint's ``training``; its ``slices`` entry
+    (e.g. ``{"pixel_mm": 1.25, "intensity": ...}``) joins the recorded slice shape and crop
+    (:attr:`~.checkpoint.Checkpoint.trained_on`).
     """
     out_dir = Path(out_dir)
     rank, world = _distributed_rank_world()
     if world > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     device = torch.device(device)
+    patch = config.prior_kind == "patch"
+    data = _prepare_volumes(volumes, window, min_size=config.crop)
     if network is None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(config.seed)
             row = KINDS[config.prior_kind]
-            network = row.network(named_config(config.network, config.prior_kind))
+            size = None if patch else config.crop or data[0].shape[-1]
+            network = row.network(named_config(config.network, config.prior_kind, size))
     net = network
-    patch = net.config.sample_size if config.prior_kind == "patch" else None
-    data = _prepare_volumes(volumes, window, None if patch else net.config.sample_size)
+    patch = net.config.sample_size if patch else None
     options = ({"image_shape": list(data[0].shape[1:]), "pad_value": PAD_VALUE} if patch
                else {})
     net.to(device).train().requires_grad_(True)   # a loaded checkpoint arrives frozen
@@ -189,15 +219,21 @@ def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
         start = _load_state(state_path, net, ema, optimizer, config)
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
     autocast = precision.autocast(config.precision, device)
+    extra = dict(data_summary or {})
+    slices = {"slice_shape": [max(v.shape[1] for v in data), max(v.shape[2] for v in data)],
+              "crop": config.crop,
+              **extra.pop("slices", {})}
     summary = {"config": asdict(config), "volumes": len(data),
-               "volume_shapes": sorted({tuple(v.shape) for v in data}), **(data_summary or {})}
+               "volume_shapes": sorted({tuple(v.shape) for v in data}), "slices": slices,
+               **extra}
 
     bar = tqdm(range(start, config.steps), initial=start, total=config.steps,
                disable=not progress or rank != 0, desc=f"train {config.prior_kind}")
     for step in bar:
         g = step_generator(config.seed + rank * 7919, step)
         x0, target, spacing = sample_batch(data, config.prior_kind, config.batch_size, g,
-                                           flip=config.flip_augment, patch=patch)
+                                           flip=config.flip_augment, patch=patch,
+                                           crop=config.crop)
         with autocast:
             loss = dsm_loss(model, x0, target, spacing, schedule, g)
         optimizer.zero_grad(set_to_none=True)
@@ -219,21 +255,27 @@ def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
     return out_dir / "model.safetensors"
 
 
-def _prepare_volumes(volumes, window: IntensityWindow, size: int | None) -> list[torch.Tensor]:
-    """Volumes in network units, checked: ``(Z >= 3, size, size)``, or (``size=None``) any
-    one slice size shared by all."""
+def _prepare_volumes(volumes, window: IntensityWindow, *,
+                     min_size: int | None) -> list[torch.Tensor]:
+    """Volumes in network units, checked: ``(Z >= 3, H, W)`` with ``H, W >= min_size``
+    (slice sizes may differ), or (``min_size=None``) one slice size shared by all."""
     data = []
     for k, v in enumerate(volumes):
         v = torch.as_tensor(v, dtype=torch.float32)
         if v.ndim != 3:
             raise ValueError(f"training volume {k} has shape {tuple(v.shape)}; expected "
                              "(Z, H, W)")
-        shape = (size, size) if size else (data[0].shape[1:] if data else v.shape[1:])
-        if v.shape[1:] != shape or v.shape[0] < 3:
-            raise ValueError(f"training volume {k} has shape {tuple(v.shape)}; expected "
-                             f"(Z >= 3, {shape[0]}, {shape[1]})" + (
-                                 " to match the network's slice size" if size else
-                                 ", the slice size of the first volume"))
+        if min_size is not None:
+            if v.shape[0] < 3 or min(v.shape[1:]) < min_size:
+                raise ValueError(f"training volume {k} has shape {tuple(v.shape)}; expected "
+                                 f"(Z >= 3, H >= {min_size}, W >= {min_size}) for crops of "
+                                 f"{min_size}x{min_size}")
+        else:
+            shape = data[0].shape[1:] if data else v.shape[1:]
+            if v.shape[1:] != shape or v.shape[0] < 3:
+                raise ValueError(f"training volume {k} has shape {tuple(v.shape)}; expected "
+                                 f"(Z >= 3, {shape[0]}, {shape[1]}), the slice size of the "
+                                 f"first volume (or train on crops: crop=N, --crop N)")
         if not torch.isfinite(v).all():
             raise ValueError(f"training volume {k} contains NaN or Inf")
         data.append(window.to_network(v))

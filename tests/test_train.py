@@ -86,10 +86,11 @@ def test_resume_refuses_another_configuration(tmp_path):
               network=micro_network("slice"), progress=False, resume=True)
 
 
-def test_volumes_that_do_not_fit_the_network():
-    with pytest.raises(ValueError, match=r"expected \(Z >= 3, 16, 16\)"):
-        train([torch.zeros(8, 32, 32).numpy()], "unused", TrainConfig(prior_kind="slice"),
-              network=micro_network("slice"), progress=False)
+def test_volumes_of_another_slice_size_need_crops(tmp_path):
+    with pytest.raises(ValueError, match=r"expected \(Z >= 3, 16, 16\).*--crop N"):
+        train([torch.zeros(8, 16, 16).numpy(), torch.zeros(8, 32, 32).numpy()], tmp_path,
+              TrainConfig(prior_kind="slice"), network=micro_network("slice"), progress=False)
+    assert not any(tmp_path.iterdir())
 
 
 def test_ema_warmup_lets_the_average_follow_early_training(tmp_path):

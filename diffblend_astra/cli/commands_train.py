@@ -9,6 +9,7 @@ from .common import add_common, positive_int, subparser
 EXAMPLES = """\
   diffblend-astra train --phantoms 64 --prior blend --steps 6000 --out runs/blend
   diffblend-astra train --volumes scans/ --window -1000 2000 --prior blend --out runs/mine
+  diffblend-astra train --volumes ct/*.npy --window 0 1 --crop 64 --prior slice --out runs/ct
   diffblend-astra train --phantoms 64 --prior blend --steps 6000 --out runs/blend --resume
   diffblend-astra train --volumes scans/ --window -1000 2000 --prior slice --out runs/slice
   diffblend-astra train --volumes scans/ --window -1000 2000 --prior blend --lr 1e-4 \
@@ -25,12 +26,16 @@ def register(sub) -> None:
     source.add_argument("--phantoms", type=positive_int, metavar="N",
                         help="train on N procedural phantoms (training seeds 0…N−1)")
     p.add_argument("--size", type=positive_int, default=64,
-                   help="phantom size Z = Y = X (default 64; the tiny network expects 64)")
+                   help="phantom size Z = Y = X (default 64)")
     p.add_argument("--window", type=float, nargs=2, metavar=("LOW", "HIGH"),
                    help="physical intensity range mapped to [-1, 1] (default: 0.5/99.5 "
                         "percentiles of the data; phantoms use 0 1)")
     p.add_argument("--prior", choices=("blend", "conditional", "slice"), default="blend")
     p.add_argument("--network", choices=("tiny", "paper"), default="tiny")
+    p.add_argument("--crop", type=positive_int, metavar="N",
+                   help="train on random NxN crops of the slices: volumes of any slice size "
+                        ">= N, and a prior that reconstructs slices of any size (default: "
+                        "whole slices, all of one size)")
     p.add_argument("--steps", type=positive_int, default=6000)
     p.add_argument("--batch-size", type=positive_int, default=16)
     p.add_argument("--lr", type=float, default=2e-4)
@@ -103,7 +108,8 @@ def run(args) -> None:
     config = TrainConfig(prior_kind=args.prior, network=args.network, steps=args.steps,
                          batch_size=args.batch_size, learning_rate=args.lr, seed=args.seed,
                          checkpoint_every=args.checkpoint_every,
-                         ema_warmup=not args.no_ema_warmup, precision=args.precision)
+                         ema_warmup=not args.no_ema_warmup, precision=args.precision,
+                         crop=args.crop)
     network = None
     if args.from_slice is not None:
         network = _inflated(args.from_slice, config)

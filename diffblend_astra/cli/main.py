@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from . import (commands_demo, commands_evaluate, commands_reconstruct, commands_simulate,
-               commands_train)
+from . import (commands_data, commands_demo, commands_evaluate, commands_reconstruct,
+               commands_simulate, commands_train)
 from .common import Parser
 
 COMMANDS = (commands_demo, commands_simulate, commands_reconstruct, commands_train,
-            commands_evaluate)
+            commands_evaluate, commands_data)
 EXPECTED_FAILURES = (ValueError, TypeError, RuntimeError, ImportError, OSError)
 """What bad input raises (``OSError`` covers missing files and permissions); anything else is
 a bug and keeps its traceback."""

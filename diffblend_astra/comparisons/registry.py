@@ -8,16 +8,18 @@ name       method                                                   weights (or 
 =========  =======================================================  ===========================
 mbir       DiffusionMBIR: slice prior, VE predictor–corrector,      bundled ``slice``
            ADMM-TV-z after every step (:mod:`.mbir`)
-tpdm       TPDM: axial and coronal slice priors alternating,        bundled ``slice`` (axial) +
-           CG data consistency (:mod:`.tpdm`)                       ``slice-coronal``
+tpdm       TPDM: axial and coronal slice priors alternating,        bundled ``slice-phantom``
+           CG data consistency (:mod:`.tpdm`)                       (axial) + ``slice-coronal``
 padis      PaDIS patch prior per slice, CG (:mod:`.padis`)          bundled ``patch``
 fbp-unet   supervised FBP-UNet (:mod:`.fbp_unet`)                   the bundled ``fbp-unet-*``
                                                                     trained for this geometry
 =========  =======================================================  ===========================
 
-The bundled weights (:data:`~..prior_kinds.BUNDLED_WEIGHTS`) were trained on 64³ phantoms with
-the budget of the other priors (``benchmarks/train_weights.py``); an FBP-UNet exists only for
-the benchmark scans. ``checkpoint`` replaces them (for ``tpdm``: the coronal prior).
+The bundled ``slice`` and ``patch`` priors are the real-CT ones (``-phantom``: the phantom
+ones, e.g. ``checkpoint="slice-phantom"``); TPDM's coronal prior and the FBP-UNets exist for
+64³ phantoms only, so TPDM pairs ``slice-coronal`` with ``slice-phantom``, and an FBP-UNet
+exists only for the phantom benchmark scans. ``checkpoint`` replaces them (for ``tpdm``:
+the coronal prior, and the axial one is then the bundled ``slice``).
 ``steps`` counts predictor–corrector steps for ``mbir`` (2 network evaluations each) and DDIM
 steps otherwise; ``fbp-unet`` ignores ``steps`` and ``seed``. ``mbir`` uses the ancestral predictor: at CPU step counts (50–100, not the paper's
 2000) the paper's reverse-diffusion predictor leaves too much noise (see :mod:`.mbir`).
@@ -55,7 +57,8 @@ def run_mbir(operator, y, *, checkpoint=None, steps=100, seed=0, device="cpu", p
 def run_tpdm(operator, y, *, checkpoint=None, steps=50, seed=0, device="cpu", progress=False):
     coronal = (load_prior("slice-coronal", device=device) if checkpoint is None
                else load_prior("slice", checkpoint, device))
-    prior = tpdm_prior(load_prior("slice", None, device), coronal, axis="coronal")
+    axial = load_prior("slice-phantom" if checkpoint is None else "slice", None, device)
+    prior = tpdm_prior(axial, coronal, axis="coronal")
     solver = DiffusionBlendSolver(operator, prior, steps=steps)
     return solver.reconstruct(y, seed=seed, progress=progress)
 
