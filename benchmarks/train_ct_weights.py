@@ -14,7 +14,7 @@ EMA 0.999 with warm-up, left–right flips (not for patches), bf16 autocast wher
 it. The validation patient and the test patient are never seen.
 
 Each run writes ``runs/ct-<name>/`` (``--resume`` is implied: a stopped run continues);
-``--install`` copies the final weights over the bundled ``<name>`` (``blend`` in float16).
+``--install`` copies the final weights over the bundled ``<name>``, in float16.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def main(argv=None) -> int:
         weights = train_ct(name, args.runs, volumes, args.steps)
         print(f"{name}: {weights}", flush=True)
         if args.install:
-            install(weights, name)
+            install(weights, name, half=True)
     return 0
 
 

@@ -119,14 +119,15 @@ def train_one(name: str, runs: Path, volumes, steps: tuple[int, int],
     return train_stage_2(name, runs / name, volumes, steps[1], stage_1)
 
 
-def install(weights: Path, name: str) -> None:
-    """Copy ``weights`` and its JSON sidecar over the bundled file of ``name``; the inflated
-    priors are stored in float16 (half the size; loading casts back to float32, a relative
-    change of at most 5e-4, below that of the bf16 autocast they run in)."""
+def install(weights: Path, name: str, *, half: bool | None = None) -> None:
+    """Copy ``weights`` and its JSON sidecar over the bundled file of ``name``; ``half``
+    (default: for the inflated priors) stores them in float16 (half the size; loading casts
+    back to float32, a relative change of at most 5e-4, below that of the bf16 autocast they
+    run in)."""
     from diffblend_astra.checkpoint import read_tensors, write_tensors
 
     target = bundled_path(name)
-    if name in INFLATED:
+    if name in INFLATED if half is None else half:
         tensors, meta = read_tensors(weights)
         write_tensors(target, {k: v.half() if v.is_floating_point() else v
                                for k, v in tensors.items()}, meta)

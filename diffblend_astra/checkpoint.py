@@ -252,7 +252,8 @@ def bundled_path(name: str, *, must_exist: bool = False) -> Path:
 
 def load_bundled(name: str = "blend", device: str | torch.device = "cpu") -> Checkpoint:
     """Load the bundled weights ``name`` (:data:`~.prior_kinds.BUNDLED_WEIGHTS`: a prior
-    kind, ``"slice-coronal"`` or ``"fbp-unet-<scan>"``; 64² slices; see the README)."""
+    kind for the real-CT prior, ``"<kind>-phantom"``, ``"slice-coronal"`` or
+    ``"fbp-unet-<scan>"``; see the README)."""
     return load_checkpoint(bundled_path(name, must_exist=True), device)
 
 

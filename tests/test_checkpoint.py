@@ -58,14 +58,34 @@ def test_corrupt_or_mismatched_checkpoint_is_a_clear_error(tmp_path):
         load_checkpoint(tmp_path / "absent.safetensors")
 
 
-@pytest.mark.parametrize("name", [n for n, kind in BUNDLED_KIND.items()
-                                  if kind in PRIOR_CLASSES])
-def test_every_bundled_score_prior_has_the_same_training_budget(name):
+SCORE_PRIORS = [n for n, kind in BUNDLED_KIND.items() if kind in PRIOR_CLASSES]
+PHANTOM_PRIORS = [n for n in SCORE_PRIORS if n.endswith("-phantom") or n == "slice-coronal"]
+CT_PRIORS = [n for n in SCORE_PRIORS if n not in PHANTOM_PRIORS]
+
+
+@pytest.mark.parametrize("name", PHANTOM_PRIORS)
+def test_every_bundled_phantom_prior_has_the_same_training_budget(name):
     """The recipe of benchmarks/train_weights.py: 4,000 steps, then 2,500 of fine-tuning."""
     ck = load_bundled(name)
     assert ck.network.config.sample_size in (32, 64)
     assert ck.training["initialised_from"]["steps"] == 4000, name
     assert ck.training["steps_done"] == 2500, name
+
+
+@pytest.mark.parametrize("name", CT_PRIORS)
+def test_every_bundled_ct_prior_is_its_phantom_prior_fine_tuned_on_the_training_scans(name):
+    """The recipe of benchmarks/train_ct_weights.py: 6,500 phantom steps, then 1,500 on the
+    training scans in CT units, 64² crops (PaDIS: whole slices, its own patches)."""
+    from diffblend_astra.datasets import INTENSITY_UNITS, SPLITS
+
+    ck = load_bundled(name)
+    assert ck.training["initialised_from"] == {"weights": f"{name}-phantom", "steps": 6500}
+    assert ck.training["steps_done"] == 1500, name
+    assert ck.trained_on["intensity"] == INTENSITY_UNITS
+    assert ck.trained_on["crop"] == (None if name == "patch" else 64)
+    assert ck.trained_on["slice_shape"] == [256, 256] and ck.trained_on["pixel_mm"] == 1.25
+    assert all(scan in ck.training["data"] for scan in SPLITS["train"])
+    assert not any(scan in ck.training["data"] for scan in SPLITS["validation"] + SPLITS["test"])
 
 
 def test_bundled_blend_prior_is_the_inflated_2d_prior_fine_tuned():
@@ -78,7 +98,7 @@ def test_bundled_blend_prior_is_the_inflated_2d_prior_fine_tuned():
 
 
 def test_unknown_bundled_weights_are_a_clear_error():
-    with pytest.raises(ValueError, match="no bundled weights named 'cone'.*blend, slice"):
+    with pytest.raises(ValueError, match="no bundled weights named 'cone'.*blend, blend-phantom"):
         load_bundled("cone")
 
 

@@ -120,10 +120,6 @@ def test_bad_input_is_refused_before_any_work():
     assert net.calls == []
     with pytest.raises(ValueError, match="steps"):
         DiffusionBlendSolver(op, BlendPrior(net), steps=0)
-    from test_networks import MICRO
-    from diffblend_astra.networks import EpsilonNetwork
-    with pytest.raises(ValueError, match="16x16 slices"):
-        DiffusionBlendSolver(op, BlendPrior(EpsilonNetwork(MICRO)))
 
 
 def test_prior_by_name_and_sampling_options():

@@ -69,8 +69,7 @@ class AxisPrior:
         except ValueError as err:
             raise ValueError(f"the {AXIS_NAMES[self.axis]} prior sees a {shape} volume as "
                              f"{moved[0]} slices of {moved[1]}x{moved[2]}: {err}. Perpendicular "
-                             f"priors need a volume that fits both orientations (a cubic "
-                             f"volume for square slices)") from None
+                             f"priors need a volume that fits both orientations") from None
 
     def predict_noise(self, x_t, t, step, generator):
         eps = self.prior.predict_noise(to_axis(x_t, self.axis), t, step, generator)

@@ -25,7 +25,7 @@ def scan(tmp_path):
 
 
 def test_help_shows_examples():
-    for command in ("demo", "simulate", "reconstruct", "train", "evaluate"):
+    for command in ("demo", "simulate", "reconstruct", "train", "evaluate", "data"):
         done = cli(command, "--help")
         assert done.returncode == 0 and "examples:" in done.stdout, command
 
