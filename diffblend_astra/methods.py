@@ -13,6 +13,8 @@ sirt       SIRT
 admm-tv    isotropic 3D TV by ADMM
 dds2d      2D-slice prior + CG data consistency (DDS without TV)
 dds        2D-slice prior + ADMM-TV-z data consistency (DDS)
+dds-iscs   DDS with ISCS's slice-consistent re-noising noise in place of the TV-z term, as
+           the ISCS authors run DDS (2D-slice prior + CG)
 db         DiffusionBlend: conditional 3-slice prior + CG
 dbpp       DiffusionBlend++: blended 3-slice-patch prior + a weak TV-z term in the data
            step (as the reference DiffusionBlend++ code does), started from CGLS at
@@ -52,7 +54,8 @@ class DiffusionMethod:
     ``tv_z``: ``(ρ, λ)`` of the ADMM-TV-z data step, ``None`` for plain CG;
     ``partitions``: the partition schedule of a ``blend`` prior (random offsets, cross every
     second step, ``averaged`` partitions per step); ``noise_correlation``: correlation of the
-    re-noising noise between neighbouring slices; ``warm_start``: start at this timestep from
+    re-noising noise between neighbouring slices; ``iscs``: draw that noise by ISCS's rule
+    (:func:`~.diffusion.iscs_noise`) instead; ``warm_start``: start at this timestep from
     the CGLS reconstruction (SDEdit-style) instead of pure noise at ``T − 1``.
     """
 
@@ -60,6 +63,7 @@ class DiffusionMethod:
     tv_z: tuple[float, float] | None = None
     partitions: PartitionSchedule = PartitionSchedule()
     noise_correlation: float = 0.0
+    iscs: bool = False
     warm_start: int | None = None
 
     def solve(self, operator, y, *, checkpoint=None, steps: int = 50, seed: int = 0,
@@ -68,7 +72,7 @@ class DiffusionMethod:
         extra = {"partitions": self.partitions} if self.prior_kind == "blend" else {}
         prior = load_prior(self.prior_kind, checkpoint, device, **extra)
         options = {"tv_z": self.tv_z, "noise_correlation": self.noise_correlation,
-                   "start_timestep": self.warm_start, **solver_options}
+                   "iscs": self.iscs, "start_timestep": self.warm_start, **solver_options}
         solver = DiffusionBlendSolver(operator, prior, steps=steps, **options)
         x_init = None
         if self.warm_start is not None:
@@ -89,6 +93,7 @@ coarse volume, every prior does little, and the time goes to the steps that matt
 DIFFUSION = {
     "dds2d": DiffusionMethod("slice"),
     "dds": DiffusionMethod("slice", tv_z=DDS_TV_Z),
+    "dds-iscs": DiffusionMethod("slice", iscs=True),
     "db": DiffusionMethod("conditional"),
     "dbpp": DiffusionMethod("blend", tv_z=DDS_TV_Z, warm_start=DBPP_WARM_START),
     "dbpp-cg": DiffusionMethod("blend"),

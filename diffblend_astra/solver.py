@@ -11,7 +11,9 @@ DDS-2D          :class:`~.priors.SlicePrior`      CG
 DDS             :class:`~.priors.SlicePrior`      one ADMM-TV-z step (``tv_z=(ρ, λ)``)
 ==============  ==========================  ==========================================
 
-The data-consistency steps are those of :mod:`.consistency`.
+The data-consistency steps are those of :mod:`.consistency`. Every variant takes the same
+re-noising options: i.i.d. noise (the paper's), noise AR(1)-correlated across slices
+(``noise_correlation``) or ISCS's slice-consistent noise (``iscs``).
 
 The solver only calls the operator's forward and adjoint, so it works unchanged for stacked
 2D ASTRA operators, ODL RayTransforms and (on CUDA) 3D parallel/cone ASTRA operators. Its
@@ -28,7 +30,7 @@ from tqdm.auto import tqdm
 from .checkpoint import load_prior
 from .consistency import data_consistency
 from .conventions import DTYPE
-from .diffusion import add_noise, ddim_step, slice_correlated_noise, tweedie_x0
+from .diffusion import add_noise, ddim_step, iscs_noise, slice_correlated_noise, tweedie_x0
 from .precision import autocast, check as check_precision
 from .operators.inputs import as_measurement, as_volume
 from .priors import ScorePrior
@@ -65,6 +67,16 @@ class DiffusionBlendSolver:
             noise of every DDIM re-noising step (:func:`~.diffusion.slice_correlated_noise`,
             unit variance per voxel): noise that is consistent across slices, at no cost.
             0 is the paper's i.i.d. noise.
+        iscs: draw that noise by ISCS's rule instead (inter-slice consistent stochasticity,
+            Du et al., ICLR 2026; :func:`~.diffusion.iscs_noise`), also at no cost. It differs
+            from ``noise_correlation`` in three ways: every slice's noise is a spherical
+            interpolation between two Gaussian slices shared by the volume (rank 2 across
+            slices, where AR(1) adds a fresh innovation per slice); the correlation is set
+            by the slice count, not a parameter (≈ cos(π/(2Z)) for neighbours, ≈ 0.1 from the
+            first slice to the last at Z = 16, where AR(1) gives ρ^d); and, as in the authors'
+            code, it also draws the warm start's noise (``x_init`` noised to
+            ``start_timestep``). The pure-noise start x_T stays i.i.d. in both. Not with
+            ``noise_correlation > 0``.
         precision: ``auto`` (bf16 autocast of the network where the hardware has native
             bf16), ``bf16`` or ``fp32`` (:mod:`.precision`); the solver's own arithmetic is
             float32 either way.
@@ -74,15 +86,15 @@ class DiffusionBlendSolver:
                  eta: float = 0.85, tv_z: tuple[float, float] | None = None,
                  weights: torch.Tensor | None = None, start_timestep: int | None = None,
                  clip_x0: tuple[float, float] | None = (-1.0, 1.0),
-                 noise_correlation: float = 0.0, precision: str = "auto"):
+                 noise_correlation: float = 0.0, iscs: bool = False,
+                 precision: str = "auto"):
         if not isinstance(steps, int) or steps < 1:
             raise ValueError(f"steps must be an integer >= 1, got {steps!r}")
         if cg_iters < 0:
             raise ValueError(f"cg_iters must be >= 0, got {cg_iters}")
         if not 0.0 <= eta <= 1.0:
             raise ValueError(f"eta must be in [0, 1], got {eta}")
-        if not 0.0 <= noise_correlation < 1.0:
-            raise ValueError(f"noise_correlation must be in [0, 1), got {noise_correlation}")
+        check_noise_options(noise_correlation, iscs)
         if isinstance(prior, str):
             prior = load_prior(prior)
         check_operator_fits_prior(operator, prior)
@@ -98,6 +110,7 @@ class DiffusionBlendSolver:
         self.start_timestep = start_timestep
         self.clip_x0 = clip_x0
         self.noise_correlation = noise_correlation
+        self.iscs = iscs
         self.precision = check_precision(precision)
         prior.schedule.timesteps(steps, start_timestep)         # checks both, early
         self.alpha_bar = prior.schedule.alphas_cumprod().tolist()
@@ -133,23 +146,26 @@ class DiffusionBlendSolver:
         timesteps = self.prior.schedule.timesteps(
             self.steps, self.start_timestep if x_init is not None else None)
         shape = tuple(self.operator.domain_shape)
-        noise = torch.randn(shape, generator=generator, device=y.device, dtype=DTYPE)
-        if x_init is None:
-            x = noise                                           # x_T ~ N(0, I)
-        else:
+        if x_init is None:                                      # x_T ~ N(0, I)
+            x = torch.randn(shape, generator=generator, device=y.device, dtype=DTYPE)
+        else:                                                   # x_init noised to the start
+            noise = renoising_noise(shape, noise_correlation=0.0, iscs=self.iscs,
+                                    generator=generator, device=y.device)
             x = add_noise(window.to_network(x_init), noise, self.alpha_bar[timesteps[0]])
         label = "diffusion steps" + (f", sample {index + 1}/{samples}" if samples > 1 else "")
         return sample(x, self.prior, consistency.step, timesteps, eta=self.eta,
                       generator=generator, clip_x0=self.clip_x0,
-                      noise_correlation=self.noise_correlation, precision=self.precision,
-                      callback=callback, progress=label if progress else None)
+                      noise_correlation=self.noise_correlation, iscs=self.iscs,
+                      precision=self.precision, callback=callback,
+                      progress=label if progress else None)
 
 
 def sample(x_t: torch.Tensor, prior: ScorePrior,
            data_step: Callable[[torch.Tensor], torch.Tensor], timesteps: list[int], *,
            eta: float, generator: torch.Generator,
            clip_x0: tuple[float, float] | None = (-1.0, 1.0), noise_correlation: float = 0.0,
-           precision: str = "auto", callback: Callable[[int, torch.Tensor], None] | None = None,
+           iscs: bool = False, precision: str = "auto",
+           callback: Callable[[int, torch.Tensor], None] | None = None,
            progress: str | None = None) -> torch.Tensor:
     """Algorithm 1 of DiffusionBlend(++), in the paper's notation; returns x̂0 (physical).
 
@@ -160,11 +176,13 @@ def sample(x_t: torch.Tensor, prior: ScorePrior,
     2. x̂0 = (x_t − √(1−ᾱ_t) ε̂) / √ᾱ_t (Tweedie), clamped to ``clip_x0``;
     3. x̂0 ← ``data_step``(x̂0) — a few CG (or ADMM-TV-z) steps towards Aᵀy, physical units;
     4. x_{t'} = √ᾱ_{t'} x̂0 + √(1−ᾱ_{t'}) (η z + √(1−η²) ε̂) at the next timestep t', with
-       z ~ N(0, I) (correlated across slices by ``noise_correlation``).
+       z ~ N(0, I) (correlated across slices by ``noise_correlation``, or ISCS's with
+       ``iscs``: :func:`renoising_noise`).
 
     ``callback(step, x̂0)`` sees every data-consistent estimate; ``progress`` is the label
     of a progress bar (``None``: no bar).
     """
+    check_noise_options(noise_correlation, iscs)
     window = prior.window
     alpha_bar = prior.schedule.alphas_cumprod().tolist()
     shape = tuple(x_t.shape)
@@ -178,11 +196,35 @@ def sample(x_t: torch.Tensor, prior: ScorePrior,
         if callback is not None:
             callback(step, x0)
         if step < len(timesteps) - 1:
-            z = slice_correlated_noise(shape, noise_correlation, generator=generator,
-                                       device=x_t.device, dtype=DTYPE)
+            z = renoising_noise(shape, noise_correlation=noise_correlation, iscs=iscs,
+                                generator=generator, device=x_t.device)
             x_t = ddim_step(window.to_network(x0), eps,              # re-noise to t_next
                             alpha_bar[timesteps[step + 1]], eta, z)
     return x0
+
+
+def renoising_noise(shape, *, noise_correlation: float, iscs: bool,
+                    generator: torch.Generator, device) -> torch.Tensor:
+    """The fresh noise ``z`` of one re-noising, ``shape`` ``(Z, Y, X)`` float32: ISCS's
+    (:func:`~.diffusion.iscs_noise`) with ``iscs``, else AR(1)-correlated across slices
+    (:func:`~.diffusion.slice_correlated_noise`; the i.i.d. draws of ``torch.randn`` at
+    ``noise_correlation = 0``)."""
+    if iscs:
+        return iscs_noise(shape, generator=generator, device=device, dtype=DTYPE)
+    return slice_correlated_noise(shape, noise_correlation, generator=generator, device=device,
+                                  dtype=DTYPE)
+
+
+def check_noise_options(noise_correlation: float, iscs: bool) -> None:
+    """Raise unless the re-noising options name one rule: ``noise_correlation`` ∈ [0, 1), or
+    ``iscs=True`` with ``noise_correlation = 0``."""
+    if not 0.0 <= noise_correlation < 1.0:
+        raise ValueError(f"noise_correlation must be in [0, 1), got {noise_correlation}")
+    if not isinstance(iscs, bool):
+        raise TypeError(f"iscs must be True or False, got {iscs!r}")
+    if iscs and noise_correlation:
+        raise ValueError(f"iscs=True draws the re-noising noise its own way; expected "
+                         f"noise_correlation=0 with it, got {noise_correlation}")
 
 
 def check_operator_fits_prior(operator, prior: ScorePrior) -> None:

@@ -40,3 +40,17 @@ def test_misused_arguments_are_named_as_arguments():
         run_method("cgls", case.operator, case.y, samples=2)
     with pytest.raises(ValueError, match=r"^'fbp-unet' takes no samples= or solver options"):
         run_method("fbp-unet", case.operator, case.y, samples=2)
+
+
+def test_dds_iscs_is_the_slice_prior_with_cg_and_iscs_noise():
+    from diffblend_astra.methods import DIFFUSION
+
+    assert "dds-iscs" in METHODS and DIFFUSION["dds-iscs"].tv_z is None
+    case = make_case(index=0, slices=9, **SCANS["parallel-8"])
+    x = run_method("dds-iscs", case.operator, case.y, steps=3, seed=2)
+    assert x.shape == (9, 64, 64) and torch.isfinite(x).all()
+    solver = DiffusionBlendSolver(case.operator, load_prior("slice"), steps=3, iscs=True)
+    assert torch.equal(x, solver.reconstruct(case.y, seed=2, progress=False))
+    assert not torch.allclose(x, run_method("dds2d", case.operator, case.y, steps=3, seed=2))
+    with pytest.raises(ValueError, match="noise_correlation=0"):
+        run_method("dds-iscs", case.operator, case.y, steps=3, noise_correlation=0.5)

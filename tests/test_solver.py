@@ -155,3 +155,68 @@ def test_progress_bar_reaches_the_last_step(capsys):
     DiffusionBlendSolver(op, BlendPrior(RecordingNetwork()), steps=4).reconstruct(op(x), seed=0)
     err = capsys.readouterr().err
     assert "diffusion steps" in err and "4/4" in err
+
+
+class ZeroNoiseRecorder:
+    """ε̂ = 0, recording the network's input ``x_t`` ``(B, Y, X)`` of every call."""
+
+    def __init__(self):
+        self.inputs = []
+
+    def __call__(self, x, t, spacing):
+        self.inputs.append(x[:, 0].clone())
+        return torch.zeros_like(x)
+
+
+def sampler_noise(*, iscs, warm_start):
+    """The fresh noise of the sampler's first re-noising, and of its warm start (``None``
+    without one), ``(Z, Y·X)`` each, recovered from the network's inputs: with ε̂ = 0, no data
+    step, no clamp and η = 1, ``x_{t'} = √(ᾱ_{t'}/ᾱ_t) x_t + √(1−ᾱ_{t'}) z``."""
+    shape = (9, 16, 16)
+    net = ZeroNoiseRecorder()
+    prior = SlicePrior(net)
+    op = random_operator(shape, (50,), seed=3)
+    solver = DiffusionBlendSolver(op, prior, steps=4, cg_iters=0, eta=1.0, clip_x0=None,
+                                  iscs=iscs, start_timestep=500, precision="fp32")
+    x_init = torch.rand(shape, generator=torch.Generator().manual_seed(1))
+    solver.reconstruct(torch.zeros(50), x_init=x_init if warm_start else None, seed=0,
+                       progress=False)
+    timesteps = prior.schedule.timesteps(4, 500 if warm_start else None)
+    a_t, a_next = (solver.alpha_bar[t] for t in timesteps[:2])
+    x_t, x_next = net.inputs[0], net.inputs[1]
+    renoise = (x_next - (a_next / a_t) ** 0.5 * x_t) / (1 - a_next) ** 0.5
+    start = None
+    if warm_start:
+        start = (x_t - a_t ** 0.5 * prior.window.to_network(x_init)) / (1 - a_t) ** 0.5
+    return renoise.flatten(1), None if start is None else start.flatten(1)
+
+
+def rank_ratio(noise):
+    """Third singular value over the first: ≈ 0 for noise in the plane of two draws."""
+    singular = torch.linalg.svdvals(noise)
+    return float(singular[2] / singular[0])
+
+
+def test_iscs_draws_the_renoising_and_warm_start_noise_and_only_with_the_option():
+    for warm_start in (False, True):
+        renoise, start = sampler_noise(iscs=True, warm_start=warm_start)
+        assert rank_ratio(renoise) < 1e-3
+        assert float(renoise.var()) == pytest.approx(1, abs=0.2)
+        if warm_start:
+            assert rank_ratio(start) < 1e-3 and rank_ratio(torch.cat([start, renoise])) > 0.1
+    renoise, start = sampler_noise(iscs=False, warm_start=True)
+    assert rank_ratio(renoise) > 0.1 and rank_ratio(start) > 0.1
+
+
+def test_iscs_is_refused_with_noise_correlation_and_off_by_default():
+    op = underdetermined()
+    with pytest.raises(ValueError, match=r"^iscs=True .* expected noise_correlation=0 with it, "
+                                         r"got 0.5$"):
+        DiffusionBlendSolver(op, noisy_prior(), iscs=True, noise_correlation=0.5)
+    with pytest.raises(TypeError, match="iscs must be True or False"):
+        DiffusionBlendSolver(op, noisy_prior(), iscs="yes")
+    y = op(truth())
+    default, plain, iscs = (DiffusionBlendSolver(op, noisy_prior(), steps=4, precision="fp32",
+                                                 **options).reconstruct(y, seed=0, progress=False)
+                            for options in ({}, {"iscs": False}, {"iscs": True}))
+    assert torch.equal(default, plain) and not torch.allclose(plain, iscs)

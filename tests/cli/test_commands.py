@@ -49,6 +49,15 @@ def test_simulate_reconstruct_evaluate(scan):
     assert done.returncode == 0 and every["coronal"]["slices"] >= metrics["coronal"]["slices"]
 
 
+def test_reconstruct_with_dds_iscs(scan):
+    assert cli("simulate", scan / "volume.npy", scan / "geometry.json",
+               "--out", scan / "sino.npy").returncode == 0
+    done = cli("reconstruct", scan / "sino.npy", scan / "geometry.json", "--out",
+               scan / "iscs.npy", "--method", "dds-iscs", "--steps", 2)
+    assert done.returncode == 0, done.stderr
+    assert "dds-iscs" in done.stdout and np.load(scan / "iscs.npy").shape == (9, 64, 64)
+
+
 def test_poisson_simulation_differs_from_clean(scan):
     # attenuation per pixel of about 0.02: line integrals below 1, as in real CT
     np.save(scan / "volume.npy", 0.02 * np.load(scan / "volume.npy"))
