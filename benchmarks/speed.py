@@ -7,6 +7,9 @@ everything else (partition gather/scatter, Tweedie, CG vector algebra, noise dra
 are timed from the end of the first (a warm-up) to the end of the last, over an even number
 of steps so that adjacency and cross partitions are equally represented.
 
+Slice-size table: the same at Z = 36 with slices of 128², 256², 384², 512², chunked by pixels
+(``max_pixels``, the default) or in one batch: memory stays bounded as slices grow.
+
 CPU table: the ``tiny`` network (random weights), 64² slices, 8 parallel views projected
 slice by slice, Z = 64, 128, 256, with ``max_batch`` = 8 (chunked) and 10 000 (one batch).
 "CPU s/NFE" is the CPU time of the whole process (all threads) per step: unlike wall time it
@@ -19,7 +22,7 @@ GPU section (``--gpu``; needs ``torch.cuda.is_available()`` and ``astra.use_cuda
 ASTRA on CUDA; seconds per NFE, the time of 200 NFE at Z = 500, and the speed-up and
 largest output change of bf16 autocast and ``torch.compile`` for the network.
 
-    python benchmarks/speed.py            # CPU table, Z = 64, 128, 256
+    python benchmarks/speed.py            # CPU tables: Z = 64, 128, 256; slices 128² … 512²
     python benchmarks/speed.py --quick    # micro network, Z = 9, 18 at 32²: a smoke test
     python benchmarks/speed.py --gpu      # the GPU section instead of the CPU table
 
@@ -46,7 +49,7 @@ from diffblend_astra.networks import EpsilonNetwork, NetworkConfig
 from diffblend_astra.prior_kinds import named_config
 from diffblend_astra.operators import as_operator, cone_beam, sparse_view
 from diffblend_astra.partition import PartitionSchedule
-from diffblend_astra.priors import BlendPrior
+from diffblend_astra.priors import MAX_PIXELS, BlendPrior
 from diffblend_astra.solver import DiffusionBlendSolver
 
 VIEWS = 8
@@ -107,13 +110,15 @@ class TimedOperator:
         return getattr(self.op, name)
 
 
-def time_nfe(op, net, *, max_batch, device, partitions=PartitionSchedule()):
+def time_nfe(op, net, *, max_batch, device, partitions=PartitionSchedule(),
+             max_pixels=MAX_PIXELS):
     """Wall seconds per NFE (total, network, operator), CPU seconds of the whole process per
     NFE (all threads; robust to other processes' load) and network images per NFE."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     network, operator = Stopwatch(sync), Stopwatch(sync)
     timed_net = TimedNetwork(net, network)
-    prior = BlendPrior(timed_net, max_batch=max_batch, partitions=partitions)
+    prior = BlendPrior(timed_net, max_batch=max_batch, partitions=partitions,
+                       max_pixels=max_pixels)
     solver = DiffusionBlendSolver(TimedOperator(op, operator), prior, steps=STEPS)
     volume = torch.rand(op.domain_shape, generator=torch.Generator().manual_seed(0))
     y = op(volume.to(device))
@@ -140,7 +145,8 @@ def measure(spec):
     op = as_operator(*sparse_view(beam="parallel", views=VIEWS, shape=spec["size"]),
                      slices=spec["slices"])
     before = peak_rss_mib()
-    result = time_nfe(op, net, max_batch=spec["max_batch"], device=torch.device("cpu"))
+    result = time_nfe(op, net, max_batch=spec["max_batch"], device=torch.device("cpu"),
+                      max_pixels=spec.get("max_pixels", MAX_PIXELS))
     peak = peak_rss_mib()
     print(json.dumps(result | {"peak_mib": peak, "solve_mib": peak - before}))
 
@@ -177,6 +183,28 @@ def cpu_table(quick):
                   f"{r['cpu_seconds']:.3f} | {r['seconds'] / base['seconds']:.2f} | "
                   f"{r['cpu_seconds'] / base['cpu_seconds']:.2f} | {r['peak_mib']:.0f} | "
                   f"{r['solve_mib']:.0f} |", flush=True)
+
+
+def size_table(quick):
+    """Slices of any size: one NFE of the ``tiny`` 3-slice network at growing slice sizes,
+    chunked by pixels (the default ``max_pixels``) and in one batch."""
+    sizes, slices = ((32, 48), 9) if quick else ((128, 256, 384, 512), 36)
+    config = MICRO if quick else named_config("tiny", "blend")
+    print(f"\nSlice sizes: Z = {slices}, {VIEWS} parallel views, max_batch 16, "
+          f"max_pixels {MAX_PIXELS} (default) or unbounded\n")
+    print("| slices | max_pixels | images/NFE | s/NFE | network | operator | rest | "
+          "peak RSS (MiB) | solve adds (MiB) |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size in sizes:
+        for max_pixels in (MAX_PIXELS, UNCHUNKED * size * size):
+            spec = {"network": config.to_dict(), "size": size, "slices": slices,
+                    "max_batch": 16, "max_pixels": max_pixels}
+            out = subprocess.run([sys.executable, __file__, "--measure", json.dumps(spec)],
+                                 stdout=subprocess.PIPE, text=True, check=True).stdout
+            r = json.loads(out.splitlines()[-1])
+            label = "default" if max_pixels == MAX_PIXELS else "unbounded"
+            print(f"| {size}² | {label} | {r['images']:.1f} | {split(r)} | {r['peak_mib']:.0f} "
+                  f"| {r['solve_mib']:.0f} |", flush=True)
 
 
 def parallel3d(z):
@@ -274,6 +302,7 @@ def main():
         gpu_section()
     else:
         cpu_table(args.quick)
+        size_table(args.quick)
 
 
 if __name__ == "__main__":

@@ -18,3 +18,4 @@ def test_speed_quick_prints_the_table():
                             text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert "| Z | max_batch | images/NFE | s/NFE | network | operator | rest |" in result.stdout
+    assert "| 48² | unbounded |" in result.stdout
