@@ -41,5 +41,7 @@ def test_trained_prior_round_trips_and_runs_in_the_solver(tmp_path):
     y = op(volumes[0])
     assert torch.equal(run(op, y, checkpoint=path, steps=2, seed=0, device="cpu",
                            progress=False), x)
-    with pytest.raises(ValueError, match="trained on 64x64 slices"):   # the bundled prior
+    with pytest.raises(ValueError, match="trained on 256x256 slices"):   # the bundled prior
         run(op, y, checkpoint=None, steps=2, seed=0, device="cpu", progress=False)
+    with pytest.raises(ValueError, match="trained on 64x64 slices"):
+        run(op, y, checkpoint="patch-phantom", steps=2, seed=0, device="cpu", progress=False)
