@@ -57,6 +57,37 @@ def dicom_with_gap(path):
     sorted(path.iterdir())[2].unlink()
 
 
+def npy_claiming(shape):
+    """``VOLUME``'s bytes under a ``.npy`` header that claims ``shape``."""
+    def make(path):
+        import io
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buffer, {"descr": "<f4", "fortran_order": False, "shape": shape})
+        path.write_bytes(buffer.getvalue() + VOLUME.tobytes())
+    return make
+
+
+def nifti_claiming(shape):
+    """A gzip-compressed NIfTI image of ``VOLUME`` whose header claims ``shape``."""
+    def make(path):
+        import gzip
+        import io
+        nibabel = pytest.importorskip("nibabel")
+        data = bytearray(nibabel.Nifti1Image(VOLUME.T, np.eye(4)).to_bytes())
+        header = nibabel.Nifti1Header.from_fileobj(io.BytesIO(bytes(data)))
+        header.set_data_shape(shape)
+        data[:348] = header.binaryblock
+        path.write_bytes(gzip.compress(bytes(data)))
+    return make
+
+
+def tiff_of_two_series(path):
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(path, VOLUME, photometric="minisblack")
+    tifffile.imwrite(path, VOLUME[:, :8, :8], photometric="minisblack", append=True)
+
+
 def checkpoint(edit):
     """The bundled blend weights with their sidecar edited by ``edit(meta)``."""
     def make(path):
@@ -113,6 +144,21 @@ CASES = {
                        {"in.npy": npy(np.where(VOLUME > 0.5, np.nan, VOLUME))}),
     "Inf volume": Case("simulate in.npy geo.json --out out.npy", "contains Inf",
                        {"in.npy": npy(np.where(VOLUME > 0.5, np.inf, VOLUME))}),
+    # --- headers that lie, memory without bound ---
+    "npy header claims petabytes": Case("simulate in.npy geo.json --out out.npy",
+                                        "more than the limit of 64 GiB",
+                                        {"in.npy": npy_claiming((2**20, 2**20, 2**20))}),
+    "npy header claims more than the file": Case("simulate in.npy geo.json --out out.npy",
+                                                 "truncated or corrupt: its header describes",
+                                                 {"in.npy": npy_claiming((3, 16, 1600))}),
+    "nii.gz header claims 98 TiB": Case("simulate in.nii.gz geo.json --out out.npy",
+                                           "more than the limit of 64 GiB",
+                                           {"in.nii.gz": nifti_claiming((30000,) * 3)}),
+    "nii.gz header claims more than gzip can hold": Case(
+        "simulate in.nii.gz geo.json --out out.npy", "file can hold at most",
+        {"in.nii.gz": nifti_claiming((4096, 4096, 64))}),
+    "TIFF of two series": Case("simulate in.tif geo.json --out out.npy", "holds 2 image series",
+                               {"in.tif": tiff_of_two_series}),
     "volume of another shape": Case("simulate in.npy geo.json --out out.npy",
                                     "describes volumes of shape",
                                     {"in.npy": npy(np.zeros((3, 16, 17)))}),
