@@ -235,9 +235,26 @@ CASES = {
     # --- checkpoints ---
     "missing checkpoint": Case(REC.replace("fbp", "dbpp") + " --checkpoint none.safetensors",
                                "none.safetensors is not a file"),
-    "sidecar norm_num_groups 0": Case(
+    "sidecar norm_num_groups 7": Case(
         REC.replace("fbp", "dbpp") + " --checkpoint c.safetensors", "cannot be built",
-        {"c.safetensors": checkpoint(lambda m: m["network"].update(norm_num_groups=0))}),
+        {"c.safetensors": checkpoint(lambda m: m["network"].update(norm_num_groups=7))}),
+    "sidecar layers_per_block huge": Case(
+        REC.replace("fbp", "dbpp") + " --checkpoint c.safetensors",
+        "network.layers_per_block = 1000000 is out of range",
+        {"c.safetensors": checkpoint(lambda m: m["network"].update(layers_per_block=10**6))}),
+    "sidecar block_out_channels huge": Case(
+        REC.replace("fbp", "dbpp") + " --checkpoint c.safetensors",
+        "network.block_out_channels = [48, 96, 192, 100000000] is out of range",
+        {"c.safetensors": checkpoint(
+            lambda m: m["network"].update(block_out_channels=[48, 96, 192, 10**8]))}),
+    "sidecar num_timesteps huge": Case(
+        REC.replace("fbp", "dbpp") + " --checkpoint c.safetensors",
+        "schedule.num_timesteps = 10000000000 is out of range",
+        {"c.safetensors": checkpoint(lambda m: m["schedule"].update(num_timesteps=10**10))}),
+    "sidecar disagrees with the weights": Case(
+        REC.replace("fbp", "dbpp") + " --checkpoint c.safetensors",
+        "network.layers_per_block is 2 but the weights in c.safetensors hold 1",
+        {"c.safetensors": checkpoint(lambda m: m["network"].update(layers_per_block=2))}),
     "sidecar without network": Case(
         REC.replace("fbp", "dbpp") + " --checkpoint c.safetensors", "is incomplete: 'network'",
         {"c.safetensors": checkpoint(lambda m: m.pop("network"))}),
