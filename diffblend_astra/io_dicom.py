@@ -32,9 +32,10 @@ def read_dicom_series(folder, *, max_bytes=MAX_ARRAY_BYTES):
 
     Raises:
         NotADirectoryError: ``folder`` is not a folder.
-        ValueError: no slices, a volume over ``max_bytes``, several series, multi-frame files, unreadable slices, slices
-            of different ``(Rows, Columns)``, slices that cannot be ordered, share one
-            position or are not evenly spaced (a missing slice).
+        ValueError: no slices, a volume over ``max_bytes``, several series, multi-frame
+            files, unreadable slices, slices of different ``(Rows, Columns)``, slices that
+            cannot be ordered, share one position or are not evenly spaced (a missing
+            slice).
     """
     pydicom = import_optional("pydicom")
     folder = Path(folder)
