@@ -144,6 +144,18 @@ CASES = {
                        {"in.npy": npy(np.where(VOLUME > 0.5, np.nan, VOLUME))}),
     "Inf volume": Case("simulate in.npy geo.json --out out.npy", "contains Inf",
                        {"in.npy": npy(np.where(VOLUME > 0.5, np.inf, VOLUME))}),
+    # --- the input rule: no silent casts ---
+    "integer sinogram": Case("reconstruct s.npy geo.json --out out.npy --method fbp",
+                             "not cast silently",
+                             {"s.npy": npy(np.ones(SINOGRAM_SHAPE, np.uint16))}),
+    "integer volume": Case("simulate in.npy geo.json --out out.npy", "dtype int32",
+                           {"in.npy": npy(np.ones(VOLUME.shape, np.int32))}),
+    "boolean volume": Case("simulate in.npy geo.json --out out.npy", "dtype bool",
+                           {"in.npy": npy(VOLUME > 0.5)}),
+    "integer TIFF sinogram": Case("reconstruct s.tif geo.json --out out.npy --method fbp",
+                                  "-log(I / I0)",
+                                  {"s.tif": lambda p: __import__("tifffile").imwrite(
+                                      p, np.ones(SINOGRAM_SHAPE, np.uint16), photometric="minisblack")}),
     # --- headers that lie, memory without bound ---
     "npy header claims petabytes": Case("simulate in.npy geo.json --out out.npy",
                                         "more than the limit of 64 GiB",
