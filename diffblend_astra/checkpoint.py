@@ -28,7 +28,7 @@ from torch import nn
 from .checkpoint_checks import (MAX_SIDECAR_BYTES, check_sidecar, header_shapes,
                                 not_safetensors)
 from .diffusion import VPSchedule
-from .io_atomic import atomic_write
+from .io_atomic import write_bytes
 from .normalization import IntensityWindow
 from .prior_kinds import BUNDLED_WEIGHTS, KINDS, PRIOR_CLASSES
 from .priors import Prior
@@ -79,18 +79,21 @@ def check_format_version(meta: dict, path) -> None:
 
 
 def write_tensors(path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    """Write ``tensors`` to ``path`` (safetensors) and ``meta`` to its JSON sidecar, atomically."""
-    from safetensors.torch import save_file
-
+    """Write ``tensors`` to ``path`` (safetensors) and ``meta`` to its JSON sidecar, atomically
+    (:mod:`.io_atomic`: both files follow the umask; a full disk is one ``OSError`` line)."""
     path = Path(path)
     if path.suffix != ".safetensors":
         raise ValueError(f"checkpoint path must end in .safetensors, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    with atomic_write(path) as tmp:
-        save_file(contiguous, str(tmp))
-    with atomic_write(sidecar_path(path)) as tmp:
-        Path(tmp).write_text(json.dumps(meta, indent=2, sort_keys=True))
+    write_bytes(path, _safetensors_bytes(tensors))
+    write_bytes(sidecar_path(path), json.dumps(meta, indent=2, sort_keys=True).encode())
+
+
+def _safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> bytes:
+    """``tensors`` (on any device) in the safetensors format; written by :mod:`.io_atomic`
+    rather than by safetensors' own file writer, so that no temporary of its own is left."""
+    from safetensors.torch import save
+
+    return save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata)
 
 
 def read_tensors(path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -139,13 +142,7 @@ def _load_tensors(path) -> dict[str, torch.Tensor]:
 def write_state(path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     """Write a resumable training state as **one** file, atomically: the tensors, with
     ``meta`` as JSON in the safetensors header, so weights and step can never disagree."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    with atomic_write(path) as tmp:
-        save_file(contiguous, str(tmp), metadata={"state": json.dumps(meta)})
+    write_bytes(path, _safetensors_bytes(tensors, {"state": json.dumps(meta)}))
 
 
 def read_state(path) -> tuple[dict[str, torch.Tensor], dict]:

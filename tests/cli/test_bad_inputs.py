@@ -98,6 +98,23 @@ def checkpoint(edit):
     return make
 
 
+def recorded_run(window=(0.0, 1.0), phantoms=1):
+    """A run folder whose ``run.json`` records ``train --phantoms N`` (64³, tiny blend) with
+    ``window``."""
+    def make(path):
+        from diffblend_astra.diffusion import VPSchedule
+        from diffblend_astra.normalization import IntensityWindow
+        from diffblend_astra.phantoms import phantom_volumes, training_seeds
+        from diffblend_astra.prior_kinds import named_config
+        from diffblend_astra.run_identity import begin_run, run_identity
+
+        volumes = list(phantom_volumes(training_seeds(phantoms), (64,) * 3))
+        begin_run(path, run_identity(volumes, IntensityWindow(*window), "blend",
+                                     named_config("tiny", "blend"), VPSchedule()),
+                  resume=False, overwrite=False)
+    return make
+
+
 def training_state(meta):
     def make(path):
         path.mkdir()
@@ -312,6 +329,24 @@ CASES = {
                                    {"run": lambda p: (p.mkdir(),
                                                       (p / "state.safetensors").write_text("x"),
                                                       (p / "state.json").write_text("{}"))}),
+    # --- runs that cannot be mixed up ---
+    "train into an existing run": Case("train --phantoms 1 --size 16 --out run",
+                                       "already holds a training run (model.safetensors); "
+                                       "pass --resume to continue it or --overwrite",
+                                       {"run": lambda p: (p.mkdir(),
+                                                          (p / "model.safetensors").write_text(
+                                                              "x"))}),
+    "resume and overwrite": Case("train --phantoms 1 --out run --resume --overwrite",
+                                 "give one"),
+    "resume with another window": Case("train --phantoms 1 --out run --resume --window -1 2",
+                                       'its window is {"high":1.0,"low":0.0}, now '
+                                       '{"high":2.0,"low":-1.0}', {"run": recorded_run()}),
+    "resume on other volumes": Case("train --phantoms 2 --out run --resume",
+                                    "it trains on 1 volume, now on 2 volumes",
+                                    {"run": recorded_run()}),
+    "resume as another prior": Case("train --phantoms 1 --out run --resume --prior slice",
+                                    'its prior kind is "blend", now "slice"',
+                                    {"run": recorded_run()}),
     "unknown command": Case("reconstrut sino.npy", "invalid choice: 'reconstrut'"),
 }
 
@@ -362,3 +397,21 @@ def test_bad_input_is_one_line_error_and_leaves_nothing(name, scan, capsys):
 def test_debug_shows_the_traceback(scan):
     with pytest.raises(ValueError, match="--gaussian"):
         main(["--debug", *SIM.split(), "--gaussian", "nan"])
+
+
+@pytest.mark.parametrize("argv", [SIM, "train --phantoms 1 --steps 1 --batch-size 1 --out run",
+                                  REC + " --samples 1"])
+def test_a_full_disk_is_one_line_and_leaves_no_file(argv, scan, capsys, monkeypatch):
+    import errno
+    import os
+
+    def full(descriptor):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    files = {p: b for p, b in snapshot(scan).items() if b is not None}
+    monkeypatch.setattr(os, "fsync", full)
+    assert main(argv.split()) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("diffblend-astra") and "\n" not in err, err
+    assert "cannot write" in err and "No space left on device" in err, err
+    assert {p: b for p, b in snapshot(scan).items() if b is not None} == files
