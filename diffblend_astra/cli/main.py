@@ -6,6 +6,7 @@ import contextlib
 import signal
 import sys
 import threading
+import warnings
 
 from . import (commands_data, commands_demo, commands_evaluate, commands_reconstruct,
                commands_simulate, commands_train)
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit:      # --help, or a usage error already printed in one line
         return exit.code
     try:
-        with _terminate_as_exception():
+        with _terminate_as_exception(), warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)
             args.run(args)
     except Terminated:
         print("terminated", file=sys.stderr)
@@ -62,6 +64,14 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _one_line_warning(command):
+    """A ``warnings.showwarning`` that prints ``diffblend-astra COMMAND: warning: ...`` in
+    one line, like the commands' errors."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"diffblend-astra {command}: warning: {one_line(message)}", file=sys.stderr)
+    return show
 
 
 class Terminated(BaseException):

@@ -415,3 +415,20 @@ def test_a_full_disk_is_one_line_and_leaves_no_file(argv, scan, capsys, monkeypa
     assert err.startswith("diffblend-astra") and "\n" not in err, err
     assert "cannot write" in err and "No space left on device" in err, err
     assert {p: b for p, b in snapshot(scan).items() if b is not None} == files
+
+
+def test_an_ambiguous_layout_is_warned_about_in_one_line(scan, capsys):
+    """4 slices of 4 views: a stack saved (angles, Z, det) has the shape of (Z, angles, det)."""
+    from diffblend_astra.cli.common import load_operator
+
+    volume = np.random.default_rng(2).random((4, 16, 16)).astype(np.float32)
+    y = load_operator("geo.json", 4)(torch.from_numpy(volume)).numpy()
+    np.save("swapped.npy", y.transpose(1, 0, 2))
+    np.save("right.npy", y)
+    assert main("reconstruct swapped.npy geo.json --out a.npy --method fbp".split()) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("diffblend-astra reconstruct: warning: the projections' per-view")
+    assert "(angles, Z, det) with Z = angles = 4" in lines[0]
+    assert main("reconstruct right.npy geo.json --out b.npy --method fbp".split()) == 0
+    assert capsys.readouterr().err.strip() == ""
