@@ -73,3 +73,11 @@ def test_a_result_never_carries_the_callers_graph(name):
     x = run_method(name, case.operator, y, steps=2)
     assert not x.requires_grad and x.grad_fn is None
     assert torch.equal(x, run_method(name, case.operator, case.y, steps=2))
+
+
+def test_the_solver_detaches_its_inputs():
+    case = make_case(index=0, slices=3, **SCANS["parallel-8"])
+    solver = DiffusionBlendSolver(case.operator, load_prior("slice"), steps=2)
+    y = case.y.clone().requires_grad_(True)
+    x = solver.reconstruct(y, x_init=baselines.cgls(case.operator, y), seed=0, progress=False)
+    assert x.grad_fn is None and not x.requires_grad
