@@ -21,7 +21,7 @@ from diffblend_astra.checkpoint import load_checkpoint, read_state
 from diffblend_astra.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-STEPS = 40
+STEPS = 16
 TRAIN = ["train", "--phantoms", "1", "--steps", str(STEPS), "--batch-size", "1",
          "--checkpoint-every", "1", "--precision", "fp32"]
 
@@ -38,13 +38,17 @@ def modified(path: Path):
     return path.stat().st_mtime_ns if path.exists() else None
 
 
-def wait_for_new(path: Path, before, process: subprocess.Popen, timeout=180.0) -> None:
-    """Wait until ``process`` has replaced (or created) ``path``, last modified ``before``."""
+def wait_for_new(path: Path, before, process: subprocess.Popen, timeout=300.0) -> bool:
+    """Wait until ``process`` has replaced (or created) ``path``, last modified ``before``;
+    ``False`` if it finished the run first."""
     deadline = time.monotonic() + timeout
     while modified(path) == before:
-        assert process.poll() is None, process.stderr.read()
-        assert time.monotonic() < deadline, f"{path} never appeared"
+        if process.poll() is not None:
+            assert process.returncode == 0, process.stderr.read()
+            return False
+        assert time.monotonic() < deadline, f"{path} was never written"
         time.sleep(0.05)
+    return True
 
 
 def check_readable(folder: Path) -> None:
@@ -63,12 +67,15 @@ def hidden(folder: Path) -> list[str]:
 def test_train_killed_at_random_points_resumes_or_refuses_cleanly(tmp_path, capsys):
     rng = random.Random(21)
     run = tmp_path / "run"
+    kills = 0
     for kill in (signal.SIGKILL, signal.SIGTERM, signal.SIGKILL):
         before = modified(run / "state.safetensors")
         process = start(run)
-        wait_for_new(run / "state.safetensors", before, process)
+        if not wait_for_new(run / "state.safetensors", before, process):
+            break
         time.sleep(rng.uniform(0.0, 1.0))
         process.send_signal(kill)
+        kills += 1
         code = process.wait(timeout=120)
         expected = -signal.SIGKILL if kill == signal.SIGKILL else 128 + signal.SIGTERM
         assert code in (0, expected), process.stderr.read()
@@ -78,6 +85,7 @@ def test_train_killed_at_random_points_resumes_or_refuses_cleanly(tmp_path, caps
         assert main([*TRAIN, "--out", str(run)]) == 2                   # refuses cleanly
         assert "already holds a training run" in capsys.readouterr().err
 
+    assert kills >= 1, "every run finished before it could be killed"
     process = start(run)
     assert process.wait(timeout=600) == 0, process.stderr.read()
     assert hidden(run) == []
