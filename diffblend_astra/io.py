@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from .io_atomic import atomic_write
-from .io_limits import MAX_ARRAY_BYTES
 from .io_dicom import read_dicom_series, write_dicom_series
+from .io_limits import MAX_ARRAY_BYTES
 from .io_volumes import (
     as_volume_array,
     read_nifti,

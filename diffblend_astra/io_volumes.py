@@ -165,8 +165,8 @@ def read_tiff(path, max_bytes=MAX_ARRAY_BYTES):
             if len(series) != 1:
                 shapes = ", ".join(str(tuple(s.shape)) for s in series[:4])
                 raise RefusedHeader(f"{path} holds {len(series)} image series ({shapes}); "
-                                 "expected one (Z, Y, X) stack: save each volume in its own "
-                                 "file")
+                                    "expected one (Z, Y, X) stack: save each volume in its "
+                                    "own file")
             stack = series[0]
             uncompressed = stack.keyframe.compression == 1
             available = os.path.getsize(path) if uncompressed else max_bytes

@@ -26,14 +26,20 @@ def test_weights_state_and_sidecar_modes_follow_the_umask(tmp_path, umask):
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
 
 
-def test_a_full_disk_is_one_line_naming_the_file_and_leaves_nothing(tmp_path, monkeypatch):
-    def full(descriptor):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+@pytest.mark.parametrize("call, code, kind, phrase", [
+    ("fsync", errno.ENOSPC, OSError, "No space left on device"),
+    ("replace", errno.EACCES, PermissionError, "Permission denied"),
+])
+def test_a_failing_disk_is_one_line_naming_the_file_and_leaves_nothing(tmp_path, monkeypatch,
+                                                                        call, code, kind,
+                                                                        phrase):
+    def fail(*args):
+        raise kind(code, os.strerror(code))
 
-    monkeypatch.setattr(os, "fsync", full)
-    with pytest.raises(OSError, match=r"cannot write .*m.safetensors: No space left") as err:
+    monkeypatch.setattr(os, call, fail)
+    with pytest.raises(kind, match=rf"cannot write .*m.safetensors: {phrase}") as err:
         write_tensors(tmp_path / "m.safetensors", {"w": torch.ones(2)}, {})
-    assert err.value.errno == errno.ENOSPC and "\n" not in str(err.value)
+    assert err.value.errno == code and "\n" not in str(err.value)
     assert list(tmp_path.iterdir()) == []
 
 
