@@ -16,9 +16,11 @@ import warnings
 
 import torch
 
-MASS_SPREAD_LIMIT = 0.01
-"""Relative spread of the per-view sums above which parallel-beam data look misordered
-(noise-free phantoms: 0.02 %; the same data with Z and angles swapped: 4.5 % for 8 slices)."""
+MASS_SPREAD_LIMIT = 0.02
+"""Relative spread of the per-view sums above which parallel-beam data look misordered.
+Measured on 8 phantom slices of 8 views (line integrals up to 2.4): 0.02 % noise-free,
+0.7 % with Poisson noise of 10³ photons per ray; the same data with Z and angles swapped:
+4.5-4.8 %."""
 
 
 def mass_spread(y: torch.Tensor) -> float:
@@ -51,4 +53,5 @@ def check_layout(operator, y: torch.Tensor) -> None:
         warnings.warn(f"the projections' per-view sums vary by {100 * spread:.1f} % across "
                       "angles, but parallel-beam views of one slice have equal sums: the "
                       f"array may be {' or '.join(causes)} instead of (Z, angles, det) (or "
-                      "the object extends beyond the detector)", UserWarning, stacklevel=3)
+                      "the object extends beyond the detector, or the data are very noisy)",
+                      UserWarning, stacklevel=3)

@@ -20,7 +20,7 @@ def scan(views, slices, shape=64, beam="parallel"):
 def test_parallel_data_keep_each_slices_mass_and_swapped_data_do_not():
     _, y = scan(views=8, slices=8)
     assert mass_spread(y) < 0.05 * MASS_SPREAD_LIMIT
-    assert mass_spread(y.transpose(0, 1)) > 2 * MASS_SPREAD_LIMIT
+    assert mass_spread(y.transpose(0, 1)) > MASS_SPREAD_LIMIT
     assert mass_spread(torch.zeros(2, 3, 4)) == 0.0
 
 
