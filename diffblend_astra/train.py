@@ -28,6 +28,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -35,6 +36,7 @@ from tqdm.auto import tqdm
 from .checkpoint import read_state, save_checkpoint, write_state
 from .diffusion import VPSchedule, add_noise
 from .normalization import IntensityWindow
+from .operators.inputs import as_input
 from .patches import PAD_VALUE, sample_patches
 from .prior_kinds import KINDS, PRIOR_CLASSES, named_config
 from .run_identity import begin_run, run_identity
@@ -269,7 +271,7 @@ def _prepare_volumes(volumes, window: IntensityWindow, *,
     (slice sizes may differ), or (``min_size=None``) one slice size shared by all."""
     data = []
     for k, v in enumerate(volumes):
-        v = torch.as_tensor(v, dtype=torch.float32)
+        v = as_input(v, np.shape(v), f"training volume {k}", "a volume in physical units")
         if v.ndim != 3:
             raise ValueError(f"training volume {k} has shape {tuple(v.shape)}; expected "
                              "(Z, H, W)")

@@ -42,3 +42,12 @@ def test_float_files_of_any_precision_read_as_float32(tmp_path):
     np.save(tmp_path / "h.npy", np.ones((2, 3, 4), np.float16)[:, ::-1])
     volume = read_volume(tmp_path / "h.npy")
     assert volume.dtype == np.float32 and volume.flags.c_contiguous
+
+
+def test_training_follows_the_rule_too(tmp_path):
+    from diffblend_astra.train import TrainConfig, train
+
+    volume = np.ones((4, 16, 16), np.int16)
+    with pytest.raises(TypeError, match="training volume 0 must hold real floating-point"):
+        train([volume], tmp_path, TrainConfig(prior_kind="slice"), progress=False)
+    assert list(tmp_path.iterdir()) == []
