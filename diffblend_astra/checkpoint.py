@@ -25,8 +25,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .checkpoint_checks import (MAX_SIDECAR_BYTES, check_sidecar, header_shapes,
+                                not_safetensors)
 from .diffusion import VPSchedule
-from .io_atomic import atomic_write
+from .io_atomic import write_bytes
 from .normalization import IntensityWindow
 from .prior_kinds import BUNDLED_WEIGHTS, KINDS, PRIOR_CLASSES
 from .priors import Prior
@@ -77,18 +79,21 @@ def check_format_version(meta: dict, path) -> None:
 
 
 def write_tensors(path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    """Write ``tensors`` to ``path`` (safetensors) and ``meta`` to its JSON sidecar, atomically."""
-    from safetensors.torch import save_file
-
+    """Write ``tensors`` to ``path`` (safetensors) and ``meta`` to its JSON sidecar, atomically
+    (:mod:`.io_atomic`: both files follow the umask; a full disk is one ``OSError`` line)."""
     path = Path(path)
     if path.suffix != ".safetensors":
         raise ValueError(f"checkpoint path must end in .safetensors, got {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    with atomic_write(path) as tmp:
-        save_file(contiguous, str(tmp))
-    with atomic_write(sidecar_path(path)) as tmp:
-        Path(tmp).write_text(json.dumps(meta, indent=2, sort_keys=True))
+    write_bytes(path, _safetensors_bytes(tensors))
+    write_bytes(sidecar_path(path), json.dumps(meta, indent=2, sort_keys=True).encode())
+
+
+def _safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> bytes:
+    """``tensors`` (on any device) in the safetensors format; written by :mod:`.io_atomic`
+    rather than by safetensors' own file writer, so that no temporary of its own is left."""
+    from safetensors.torch import save
+
+    return save({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, metadata)
 
 
 def read_tensors(path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -96,42 +101,48 @@ def read_tensors(path) -> tuple[dict[str, torch.Tensor], dict]:
 
     Raises ``FileNotFoundError`` when a file is missing and ``ValueError`` when the weights
     are not a safetensors file (a pickled ``torch.save`` payload is refused, as loading it
-    could run arbitrary code) or the sidecar is not valid JSON.
+    could run arbitrary code) or the sidecar is not a JSON object of at most
+    :data:`~.checkpoint_checks.MAX_SIDECAR_BYTES`.
     """
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    meta = read_sidecar(path)
+    return _load_tensors(path), meta
 
+
+def read_sidecar(path) -> dict:
+    """The JSON object beside the weights ``path``, once both files are known to exist (see
+    :func:`read_tensors` for the errors)."""
     path = Path(path)
     meta_path = sidecar_path(path)
     for p in (path, meta_path):
         if not p.is_file():
             raise FileNotFoundError(f"checkpoint file not found: {p} (a checkpoint is "
                                     "NAME.safetensors with NAME.json beside it)")
-    try:
-        tensors = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as err:
-        raise ValueError(f"{path} is not a valid safetensors file ({err}); pickled "
-                         "checkpoints (torch.save, .pt/.pth/.ckpt) are refused because "
-                         "loading them can run arbitrary code") from None
+    if meta_path.stat().st_size > MAX_SIDECAR_BYTES:
+        raise ValueError(f"checkpoint sidecar {meta_path} holds {meta_path.stat().st_size} "
+                         f"bytes, more than a sidecar may ({MAX_SIDECAR_BYTES})")
     try:
         meta = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"checkpoint sidecar {meta_path} is not valid JSON: {err}") from None
     if not isinstance(meta, dict):
         raise ValueError(f"checkpoint sidecar {meta_path} must hold a JSON object")
-    return tensors, meta
+    return meta
+
+
+def _load_tensors(path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as err:
+        raise not_safetensors(path, err) from None
 
 
 def write_state(path, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     """Write a resumable training state as **one** file, atomically: the tensors, with
     ``meta`` as JSON in the safetensors header, so weights and step can never disagree."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    contiguous = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    with atomic_write(path) as tmp:
-        save_file(contiguous, str(tmp), metadata={"state": json.dumps(meta)})
+    write_bytes(path, _safetensors_bytes(tensors, {"state": json.dumps(meta)}))
 
 
 def read_state(path) -> tuple[dict[str, torch.Tensor], dict]:
@@ -185,8 +196,14 @@ def save_checkpoint(path, network: nn.Module, *, kind: str, window: IntensityWin
 
 def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
     """Load a checkpoint of any kind saved by :func:`save_checkpoint` (weights on
-    ``device``, eval mode, frozen)."""
-    tensors, meta = read_tensors(path)
+    ``device``, eval mode, frozen).
+
+    The sidecar is checked against bounds and against the tensor shapes of the weights'
+    safetensors header before the network is built or a tensor is read
+    (:func:`~.checkpoint_checks.check_sidecar`).
+    """
+    meta = read_sidecar(path)
+    shapes = header_shapes(path)
     check_format_version(meta, path)
     try:
         if meta.get("format_version") == 1:
@@ -207,6 +224,7 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
         raise ValueError(f"checkpoint sidecar {sidecar_path(path)} is incomplete: {err}") from None
     except ValueError as err:
         raise ValueError(f"checkpoint {path} is not usable: {err}") from None
+    check_sidecar(path, sidecar_path(path), meta, row.network, shapes)
     try:
         network = row.network.from_config(architecture)
     except (ArithmeticError, KeyError, RuntimeError, TypeError, ValueError) as err:
@@ -217,7 +235,7 @@ def load_checkpoint(path, device: str | torch.device = "cpu") -> Checkpoint:
                          f"network with {network.channels[0]} in / {network.channels[1]} out "
                          "channels")
     try:
-        network.load_state_dict(tensors)
+        network.load_state_dict(_load_tensors(path))
     except RuntimeError as err:
         raise ValueError(f"weights in {path} do not match the network described in "
                          f"{sidecar_path(path)}: {str(err).splitlines()[0]}") from None

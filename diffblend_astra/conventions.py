@@ -23,9 +23,10 @@ Network batches
 Input arrays
     Public entry points (operators, the solver, the baselines) accept ``torch.Tensor`` or
     ``numpy.ndarray`` input of any real floating-point dtype (float16, bfloat16, float32,
-    float64), convert it once to float32 (NumPy input lands on the CPU) and return float32
-    torch tensors. Integer, boolean and complex input is refused with a ``TypeError``, never
-    cast silently. The helper is :func:`diffblend_astra.operators.inputs.as_input`.
+    float64) and any strides (``vol[::-1]`` included), convert it once to float32 (NumPy input
+    lands on the CPU) and return float32 torch tensors. Integer, boolean and complex input is
+    refused with a ``TypeError``, never cast silently; the command line applies the same rule
+    to the ``.npy`` and TIFF files it reads. The helper is :func:`diffblend_astra.operators.inputs.as_input`.
 
 Units
     Angles are radians (ASTRA); ASTRA ``ProjectionAngles`` beyond two full turns

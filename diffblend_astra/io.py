@@ -21,6 +21,7 @@ import numpy as np
 
 from .io_atomic import atomic_write
 from .io_dicom import read_dicom_series, write_dicom_series
+from .io_limits import MAX_ARRAY_BYTES
 from .io_volumes import (
     as_volume_array,
     read_nifti,
@@ -32,7 +33,9 @@ from .io_volumes import (
 )
 
 __all__ = [
+    "MAX_ARRAY_BYTES",
     "SUPPORTED_SUFFIXES",
+    "UNSCALED_SUFFIXES",
     "as_volume_array",
     "atomic_write",
     "read_dicom_series",
@@ -54,28 +57,50 @@ _FORMATS = {
 SUPPORTED_SUFFIXES = tuple(_FORMATS)
 """File suffixes :func:`read_volume` and :func:`write_volume` understand (case-insensitive)."""
 
+UNSCALED_SUFFIXES = (".npy", ".tif", ".tiff")
+"""Formats whose stored numbers are the values (no rescale in the header): they follow the
+package's input rule (:mod:`.operators.inputs`), so integer, boolean and complex arrays are
+refused, never cast. NIfTI and DICOM define their own rescale to physical units, which is
+applied."""
 
-def read_volume(path):
+_FLOAT_FIX = ("array.astype(numpy.float32) after any rescaling (raw detector counts need "
+              "-log(I / I0) first)")
+
+
+def read_volume(path, *, max_bytes: int = MAX_ARRAY_BYTES):
     """Read a volume from a file or a DICOM series folder.
+
+    Memory stays bounded by the array the file describes: every reader checks the size its
+    header describes against the file and ``max_bytes`` before it allocates
+    (:mod:`.io_limits`), and compressed files are streamed.
 
     Args:
         path: a file with one of :data:`SUPPORTED_SUFFIXES`, or a folder of DICOM slices
             (see :func:`read_dicom_series`).
+        max_bytes: the largest array (as stored) to read, in bytes.
 
     Returns:
-        C-contiguous float32 NumPy array ``(Z, Y, X)``, in the file's units (DICOM: rescaled).
+        C-contiguous float32 NumPy array ``(Z, Y, X)``, in the file's units (NIfTI, DICOM:
+        rescaled).
 
     Raises:
         FileNotFoundError: nothing at ``path``.
-        ValueError: unknown suffix, a file that is empty, truncated or not of its format, or
-            that does not hold a non-empty 3D array.
+        TypeError: a ``.npy`` or TIFF file of integer, boolean or complex data
+            (:data:`UNSCALED_SUFFIXES`).
+        ValueError: unknown suffix, a file that is empty, truncated or not of its format, whose
+            header describes more than the file holds or than ``max_bytes``, or that does not
+            hold a non-empty 3D array.
         ImportError: the format's optional library is missing.
     """
+    from .operators.inputs import as_float32_array
+
     path = Path(path)
     if path.is_dir():
-        array = read_dicom_series(path)
+        array = read_dicom_series(path, max_bytes=max_bytes)
     elif path.exists():
-        array = _format(path)[0](path)
+        array = _format(path)[0](path, max_bytes)
+        if suffix_of(path) in UNSCALED_SUFFIXES:
+            array = as_float32_array(array, f"the array in {path}", fix=_FLOAT_FIX)
     else:
         raise FileNotFoundError(
             f"no volume at {path}: expected a file ending in {', '.join(SUPPORTED_SUFFIXES)} "

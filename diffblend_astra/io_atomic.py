@@ -1,7 +1,14 @@
-"""Atomic writes: a file or folder appears complete under its final name, or not at all."""
+"""Atomic writes: a file or folder appears complete under its final name, or not at all.
+
+Files are created with ``open`` (their mode follows the umask). A write that fails for the
+disk or the file system (disk full, no permission) is one ``OSError`` line naming the final
+path, and leaves nothing behind; a process killed outright (``SIGKILL``) can leave a hidden
+temporary beside the final name, which :func:`remove_stale_temporaries` removes.
+"""
 
 import contextlib
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
@@ -34,9 +41,31 @@ def atomic_write(path):
         if not tmp.exists():
             raise FileNotFoundError(f"nothing was written to the temporary path {tmp} for {path}")
         _commit(tmp, path)
+    except OSError as err:
+        _remove(tmp)
+        if err.errno is None:
+            raise
+        raise type(err)(err.errno, f"cannot write {path}: {err.strerror}") from err
     except BaseException:
         _remove(tmp)
         raise
+
+
+def write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
+    with atomic_write(path) as tmp:
+        Path(tmp).write_bytes(data)
+
+
+def remove_stale_temporaries(path) -> list[Path]:
+    """Remove what a killed :func:`atomic_write` of ``path`` left beside it (its hidden
+    temporary or set-aside siblings); return the paths removed."""
+    path = Path(path)
+    pattern = re.compile(r"\.[0-9a-f]{12}\.(tmp|old)\." + re.escape(path.name) + "$")
+    stale = [p for p in path.parent.glob(f".*.{path.name}") if pattern.fullmatch(p.name)]
+    for p in stale:
+        _remove(p)
+    return stale
 
 
 def _sibling(path, label):

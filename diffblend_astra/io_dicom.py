@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from .io_atomic import atomic_write
+from .io_limits import MAX_ARRAY_BYTES, check_described_size
 from .io_volumes import as_volume_array, import_optional
 
 CT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.2"
 """SOP class UID of the slices :func:`write_dicom_series` writes."""
 
 
-def read_dicom_series(folder):
+def read_dicom_series(folder, *, max_bytes=MAX_ARRAY_BYTES):
     """Read the one DICOM series in ``folder`` as a float32 ``(Z, Y, X)`` volume.
 
     Every DICOM file with pixel data is a slice (files that are not DICOM, e.g. notes, and
@@ -25,13 +26,16 @@ def read_dicom_series(folder):
     ``ImagePositionPatient`` projected on the slice normal (``ImageOrientationPatient``),
     ascending; if any slice lacks those, by ``InstanceNumber``. The slices must be evenly
     spaced (to 1 %): a missing slice or uneven spacing is refused, naming the gap. Each slice
-    is rescaled with its own ``RescaleSlope``/``RescaleIntercept`` (default 1 and 0).
+    is rescaled with its own ``RescaleSlope``/``RescaleIntercept`` (default 1 and 0). The
+    float32 volume the headers describe must fit in ``max_bytes`` (checked before any pixel
+    data is decoded; each slice's decoder checks its data against its header).
 
     Raises:
         NotADirectoryError: ``folder`` is not a folder.
-        ValueError: no slices, several series, multi-frame files, unreadable slices, slices
-            of different ``(Rows, Columns)``, slices that cannot be ordered, share one
-            position or are not evenly spaced (a missing slice).
+        ValueError: no slices, a volume over ``max_bytes``, several series, multi-frame
+            files, unreadable slices, slices of different ``(Rows, Columns)``, slices that
+            cannot be ordered, share one position or are not evenly spaced (a missing
+            slice).
     """
     pydicom = import_optional("pydicom")
     folder = Path(folder)
@@ -42,6 +46,8 @@ def read_dicom_series(folder):
     if not slices:
         raise ValueError(f"no DICOM slices with pixel data in {folder}")
     _check_one_series(slices, folder)
+    shape = (len(slices), slices[0].Rows, slices[0].Columns)
+    check_described_size(folder, shape, np.float32, max_bytes, max_bytes)
     positions = _positions(slices, folder)
     order = np.argsort(positions, kind="stable")
     _check_even_spacing(np.asarray(positions, dtype=np.float64)[order], folder)

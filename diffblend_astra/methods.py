@@ -35,6 +35,9 @@ import torch
 
 from . import baselines
 from .checkpoint import load_prior
+from .devices import usable_device
+from .operators.inputs import as_measurement
+from .operators.layout import check_layout
 from .partition import PartitionSchedule
 from .solver import DiffusionBlendSolver
 
@@ -116,9 +119,16 @@ def run_method(name: str | DiffusionMethod, operator, y: torch.Tensor, *, checkp
 
     ``checkpoint`` (a path) replaces the bundled weights of a diffusion method; ``steps``,
     ``seed``, ``samples`` and ``solver_options`` (e.g. ``cg_iters``, ``eta``, ``tv_z``,
-    ``weights``) go to :class:`~.solver.DiffusionBlendSolver`. Returns the volume, or
-    ``(mean, std)`` when ``samples > 1``.
+    ``weights``) go to :class:`~.solver.DiffusionBlendSolver`. Every method computes on
+    ``device`` (``y`` is moved there; a device this torch cannot use is a ``ValueError``)
+    and returns the volume there, or ``(mean, std)`` when ``samples > 1``. The result never
+    carries ``y``'s autograd graph; to differentiate through a classical method, call its
+    function in :mod:`.baselines` directly. Projections whose layout their shape cannot tell
+    are checked for consistency (:func:`~.operators.layout.check_layout`: a warning).
     """
+    device = usable_device(device)
+    y = as_measurement(operator, y).detach().to(device)
+    check_layout(operator, y)
     if isinstance(name, DiffusionMethod):
         return name.solve(operator, y, checkpoint=checkpoint, steps=steps, seed=seed,
                           samples=samples, device=device, progress=progress, **solver_options)

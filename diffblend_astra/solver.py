@@ -125,10 +125,12 @@ class DiffusionBlendSolver:
         it draws ``k`` independent posterior samples and returns ``(mean, std)``, the
         per-voxel standard deviation being an uncertainty map. ``seed`` (or ``generator``)
         makes the result reproducible; ``callback(step, x0)`` receives the data-consistent
-        estimate of every step. ``x_init`` (physical units) warm-starts the sampler.
+        estimate of every step. ``x_init`` (physical units) warm-starts the sampler. The
+        result never carries the autograd graph of ``y`` or ``x_init`` (both are detached).
         """
-        y = as_measurement(self.operator, y)
-        x_init = None if x_init is None else as_volume(self.operator, x_init, "x_init")
+        y = as_measurement(self.operator, y).detach()
+        x_init = (None if x_init is None
+                  else as_volume(self.operator, x_init, "x_init").detach())
         if samples < 1:
             raise ValueError(f"samples must be >= 1, got {samples}")
         generator = sampling_generator(seed, generator, y.device)

@@ -28,6 +28,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
@@ -35,8 +36,10 @@ from tqdm.auto import tqdm
 from .checkpoint import read_state, save_checkpoint, write_state
 from .diffusion import VPSchedule, add_noise
 from .normalization import IntensityWindow
+from .operators.inputs import as_input
 from .patches import PAD_VALUE, sample_patches
 from .prior_kinds import KINDS, PRIOR_CLASSES, named_config
+from .run_identity import begin_run, run_identity
 from . import precision
 
 SPACINGS = (1, 3)
@@ -177,7 +180,8 @@ def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
           window: IntensityWindow = IntensityWindow(0.0, 1.0),
           schedule: VPSchedule = VPSchedule(), resume: bool = False,
           device: str | torch.device = "cpu", progress: bool = True,
-          data_summary: dict | None = None, network: torch.nn.Module | None = None) -> Path:
+          data_summary: dict | None = None, network: torch.nn.Module | None = None,
+          overwrite: bool = False) -> Path:
     """Train a score network on ``volumes`` and return the path of its final checkpoint.
 
     ``volumes``: a list of ``(Z, H, W)`` float arrays/tensors in physical units (mapped to
@@ -192,6 +196,9 @@ def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
     ``data_summary`` is recorded in the checkpoint's ``training``; its ``slices`` entry
     (e.g. ``{"pixel_mm": 1.25, "intensity": ...}``) joins the recorded slice shape and crop
     (:attr:`~.checkpoint.Checkpoint.trained_on`).
+    ``out_dir`` is one run (:mod:`.run_identity`): ``resume`` continues it only with the same
+    volumes, window, kind, network and schedule; a folder that holds a run is refused unless
+    ``resume`` or ``overwrite`` (start again) is asked.
     """
     out_dir = Path(out_dir)
     rank, world = _distributed_rank_world()
@@ -215,6 +222,9 @@ def train(volumes, out_dir, config: TrainConfig = TrainConfig(), *,
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     start = 0
     state_path = out_dir / "state.safetensors"
+    if rank == 0:
+        begin_run(out_dir, run_identity(volumes, window, config.prior_kind, net.config,
+                                        schedule), resume=resume, overwrite=overwrite)
     if resume and state_path.is_file():
         start = _load_state(state_path, net, ema, optimizer, config)
     model = torch.nn.parallel.DistributedDataParallel(net) if world > 1 else net
@@ -261,7 +271,7 @@ def _prepare_volumes(volumes, window: IntensityWindow, *,
     (slice sizes may differ), or (``min_size=None``) one slice size shared by all."""
     data = []
     for k, v in enumerate(volumes):
-        v = torch.as_tensor(v, dtype=torch.float32)
+        v = as_input(v, np.shape(v), f"training volume {k}", "a volume in physical units")
         if v.ndim != 3:
             raise ValueError(f"training volume {k} has shape {tuple(v.shape)}; expected "
                              "(Z, H, W)")

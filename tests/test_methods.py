@@ -54,3 +54,30 @@ def test_dds_iscs_is_the_slice_prior_with_cg_and_iscs_noise():
     assert not torch.allclose(x, run_method("dds2d", case.operator, case.y, steps=3, seed=2))
     with pytest.raises(ValueError, match="noise_correlation=0"):
         run_method("dds-iscs", case.operator, case.y, steps=3, noise_correlation=0.5)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present")
+@pytest.mark.parametrize("name", METHODS)
+def test_every_method_refuses_a_device_it_cannot_use(name):
+    case = make_case(index=0, slices=3, **SCANS["parallel-8"])
+    with pytest.raises(ValueError, match=r"^device= cuda: .* no usable CUDA GPU"):
+        run_method(name, case.operator, case.y, device="cuda")
+    with pytest.raises(ValueError, match=r"^device= 'tpu' is not a torch device"):
+        run_method(name, case.operator, case.y, device="tpu")
+
+
+@pytest.mark.parametrize("name", ["fbp", "cgls", "dds2d"])
+def test_a_result_never_carries_the_callers_graph(name):
+    case = make_case(index=0, slices=3, **SCANS["parallel-8"])
+    y = case.y.clone().requires_grad_(True)
+    x = run_method(name, case.operator, y, steps=2)
+    assert not x.requires_grad and x.grad_fn is None
+    assert torch.equal(x, run_method(name, case.operator, case.y, steps=2))
+
+
+def test_the_solver_detaches_its_inputs():
+    case = make_case(index=0, slices=3, **SCANS["parallel-8"])
+    solver = DiffusionBlendSolver(case.operator, load_prior("slice"), steps=2)
+    y = case.y.clone().requires_grad_(True)
+    x = solver.reconstruct(y, x_init=baselines.cgls(case.operator, y), seed=0, progress=False)
+    assert x.grad_fn is None and not x.requires_grad

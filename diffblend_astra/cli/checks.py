@@ -19,25 +19,11 @@ MAX_PROJECTION = 1e12
 the float32 solvers overflow (line integrals in CT are of order 1–10)."""
 
 
-def check_device(name: str, command: str = ""):
+def check_device(name: str):
     """The torch device ``name``, refused when this torch cannot use it."""
-    import torch
+    from ..devices import usable_device
 
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"--device {name!r} is not a torch device; expected cpu, cuda or "
-                         "cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {name}: this torch ({torch.__version__}) has no usable "
-                             "CUDA GPU (torch.cuda.is_available() is False); use --device cpu")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"--device {name}: there are {torch.cuda.device_count()} CUDA "
-                             "devices")
-    elif device.type != "cpu":
-        raise ValueError(f"--device {name}: only cpu and cuda devices are supported")
-    return device
+    return usable_device(name, "--device")
 
 
 def check_output_file(path: Path, *, inputs=(), suffixes=None, option: str = "--out") -> Path:

@@ -51,7 +51,10 @@ def register(sub) -> None:
                    help="bf16 autocast where the hardware has native bf16 (auto), or not")
     p.add_argument("--out", type=Path, required=True, help="run folder (checkpoints)")
     p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its last checkpoint")
+                   help="continue the run in --out from its last checkpoint (refused unless "
+                        "the volumes, window, prior and network are the run's own)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start again in an --out that already holds a run, replacing it")
     add_common(p)
     p.set_defaults(run=run)
 
@@ -79,6 +82,7 @@ def run(args) -> None:
     import math
 
     from ..normalization import IntensityWindow
+    from ..run_identity import check_run_folder
     from ..train import TrainConfig, train
     from .checks import check_device, check_finite, check_output_folder
 
@@ -86,6 +90,8 @@ def run(args) -> None:
     check_output_folder(args.out, inputs=args.volumes or ())
     if not (math.isfinite(args.lr) and args.lr > 0):
         raise ValueError(f"--lr must be a finite number > 0, got {args.lr}")
+    check_run_folder(args.out, resume=args.resume, overwrite=args.overwrite,
+                     names=("--resume", "--overwrite"))
     if args.resume:
         check_resume_state(args.out)
     if args.phantoms is not None:
@@ -115,5 +121,6 @@ def run(args) -> None:
         network = _inflated(args.from_slice, config)
         summary["initialised_from"] = {"weights": str(args.from_slice)}
     path = train(volumes, args.out, config, window=window, resume=args.resume,
-                 device=device, data_summary=summary, network=network)
+                 overwrite=args.overwrite, device=device, data_summary=summary,
+                 network=network)
     print(f"checkpoint written: {path}")

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
+import threading
+import warnings
 
 from . import (commands_data, commands_demo, commands_evaluate, commands_reconstruct,
                commands_simulate, commands_train)
@@ -32,14 +36,25 @@ def build_parser() -> Parser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; return its exit status (0, 2 for an error, 130 when interrupted)."""
+    """Run one command; return its exit status (0, 2 for an error, 130 when interrupted,
+    143 when terminated).
+
+    ``SIGTERM`` is turned into an exception while the command runs, so that a write in
+    progress removes its temporary file (:mod:`diffblend_astra.io_atomic`) as it does on
+    Ctrl-C.
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit:      # --help, or a usage error already printed in one line
         return exit.code
     try:
-        args.run(args)
+        with _terminate_as_exception(), warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning(args.command)
+            args.run(args)
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except EXPECTED_FAILURES as err:
         if args.debug:
             raise
@@ -49,6 +64,36 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def _one_line_warning(command):
+    """A ``warnings.showwarning`` that prints ``diffblend-astra COMMAND: warning: ...`` in
+    one line, like the commands' errors."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"diffblend-astra {command}: warning: {one_line(message)}", file=sys.stderr)
+    return show
+
+
+class Terminated(BaseException):
+    """``SIGTERM`` arrived: like ``KeyboardInterrupt``, not an ``Exception``, so that only
+    clean-up code (``finally``, ``except BaseException``) sees it."""
+
+
+@contextlib.contextmanager
+def _terminate_as_exception():
+    """Raise :class:`Terminated` on ``SIGTERM`` inside the block (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def one_line(err: BaseException) -> str:

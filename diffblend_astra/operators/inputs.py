@@ -6,8 +6,11 @@ Each converts its input once, with :func:`as_input`, to a float32 torch tensor (
 lands on the CPU; a tensor keeps its device and, through the cast, its autograd graph), and
 returns float32 torch tensors. Integer, boolean and complex data are refused, never cast: an
 integer sinogram is usually a raw detector count that needs a log transform first, and a
-complex one a bug. See :mod:`diffblend_astra.conventions`. :func:`as_measurement` and
-:func:`as_volume` apply the rule to an operator's range and domain.
+complex one a bug. NumPy views of any strides are accepted (``vol[::-1]`` is copied once).
+See :mod:`diffblend_astra.conventions`. :func:`as_measurement` and :func:`as_volume` apply
+the rule to an operator's range and domain; :func:`as_float32_array` is the rule for NumPy
+arrays, which :func:`diffblend_astra.io.read_volume` applies to the files it reads, so that
+the command line follows it too.
 """
 
 import numpy as np
@@ -25,12 +28,10 @@ def as_input(t, shape: tuple, name: str, where: str) -> torch.Tensor:
     """
     shape = tuple(shape)
     if isinstance(t, np.ndarray):
-        if not np.issubdtype(t.dtype, np.floating):
-            raise _dtype_error(name, shape, where, t.dtype, ".astype(np.float32)")
-        t = torch.from_numpy(np.asarray(t, dtype=np.float32))
+        t = torch.from_numpy(as_float32_array(t, name, f"shape {shape} ({where})"))
     elif isinstance(t, torch.Tensor):
         if not t.dtype.is_floating_point:
-            raise _dtype_error(name, shape, where, t.dtype, ".float()")
+            raise _dtype_error(name, f"shape {shape} ({where})", t.dtype, ".float()")
         t = t.to(DTYPE)
     else:
         raise TypeError(f"{name} must be a torch.Tensor or numpy.ndarray of shape {shape} with "
@@ -40,6 +41,16 @@ def as_input(t, shape: tuple, name: str, where: str) -> torch.Tensor:
     if not torch.isfinite(t).all():
         raise ValueError(f"{name} contains NaN or Inf values ({where})")
     return t
+
+
+def as_float32_array(array: np.ndarray, name: str, expected: str = "",
+                     fix: str = ".astype(np.float32)") -> np.ndarray:
+    """A real floating-point NumPy ``array`` as a C-contiguous float32 array (no copy when it
+    is one already; any strides, negative ones included); ``TypeError`` for integer, boolean
+    and complex data, naming ``name``, what was ``expected`` and the ``fix``."""
+    if not np.issubdtype(array.dtype, np.floating):
+        raise _dtype_error(name, expected, array.dtype, fix)
+    return np.ascontiguousarray(array, dtype=np.float32)
 
 
 def as_measurement(operator, y, name="y"):
@@ -54,7 +65,8 @@ def as_volume(operator, x, name="x0"):
     return as_input(x, operator.domain_shape, name, "the operator's domain")
 
 
-def _dtype_error(name, shape, where, dtype, fix):
-    return TypeError(f"{name} must hold real floating-point values, shape {shape} ({where}), "
-                     f"got dtype {dtype}; integer, boolean and complex data are not cast "
-                     f"silently: convert explicitly, e.g. with {fix}")
+def _dtype_error(name, expected, dtype, fix):
+    expected = f", {expected}" if expected else ""
+    return TypeError(f"{name} must hold real floating-point values{expected}, got dtype "
+                     f"{dtype}; integer, boolean and complex data are not cast silently: "
+                     f"convert explicitly, e.g. with {fix}")

@@ -57,6 +57,37 @@ def dicom_with_gap(path):
     sorted(path.iterdir())[2].unlink()
 
 
+def npy_claiming(shape):
+    """``VOLUME``'s bytes under a ``.npy`` header that claims ``shape``."""
+    def make(path):
+        import io
+        buffer = io.BytesIO()
+        np.lib.format.write_array_header_1_0(
+            buffer, {"descr": "<f4", "fortran_order": False, "shape": shape})
+        path.write_bytes(buffer.getvalue() + VOLUME.tobytes())
+    return make
+
+
+def nifti_claiming(shape):
+    """A gzip-compressed NIfTI image of ``VOLUME`` whose header claims ``shape``."""
+    def make(path):
+        import gzip
+        import io
+        nibabel = pytest.importorskip("nibabel")
+        data = bytearray(nibabel.Nifti1Image(VOLUME.T, np.eye(4)).to_bytes())
+        header = nibabel.Nifti1Header.from_fileobj(io.BytesIO(bytes(data)))
+        header.set_data_shape(shape)
+        data[:348] = header.binaryblock
+        path.write_bytes(gzip.compress(bytes(data)))
+    return make
+
+
+def tiff_of_two_series(path):
+    tifffile = pytest.importorskip("tifffile")
+    tifffile.imwrite(path, VOLUME, photometric="minisblack")
+    tifffile.imwrite(path, VOLUME[:, :8, :8], photometric="minisblack", append=True)
+
+
 def checkpoint(edit):
     """The bundled blend weights with their sidecar edited by ``edit(meta)``."""
     def make(path):
@@ -64,6 +95,23 @@ def checkpoint(edit):
         meta = json.loads(sidecar_path(bundled_path("blend")).read_text())
         edit(meta)
         sidecar_path(path).write_text(json.dumps(meta))
+    return make
+
+
+def recorded_run(window=(0.0, 1.0), phantoms=1):
+    """A run folder whose ``run.json`` records ``train --phantoms N`` (64³, tiny blend) with
+    ``window``."""
+    def make(path):
+        from diffblend_astra.diffusion import VPSchedule
+        from diffblend_astra.normalization import IntensityWindow
+        from diffblend_astra.phantoms import phantom_volumes, training_seeds
+        from diffblend_astra.prior_kinds import named_config
+        from diffblend_astra.run_identity import begin_run, run_identity
+
+        volumes = list(phantom_volumes(training_seeds(phantoms), (64,) * 3))
+        begin_run(path, run_identity(volumes, IntensityWindow(*window), "blend",
+                                     named_config("tiny", "blend"), VPSchedule()),
+                  resume=False, overwrite=False)
     return make
 
 
@@ -113,6 +161,33 @@ CASES = {
                        {"in.npy": npy(np.where(VOLUME > 0.5, np.nan, VOLUME))}),
     "Inf volume": Case("simulate in.npy geo.json --out out.npy", "contains Inf",
                        {"in.npy": npy(np.where(VOLUME > 0.5, np.inf, VOLUME))}),
+    # --- the input rule: no silent casts ---
+    "integer sinogram": Case("reconstruct s.npy geo.json --out out.npy --method fbp",
+                             "not cast silently",
+                             {"s.npy": npy(np.ones(SINOGRAM_SHAPE, np.uint16))}),
+    "integer volume": Case("simulate in.npy geo.json --out out.npy", "dtype int32",
+                           {"in.npy": npy(np.ones(VOLUME.shape, np.int32))}),
+    "boolean volume": Case("simulate in.npy geo.json --out out.npy", "dtype bool",
+                           {"in.npy": npy(VOLUME > 0.5)}),
+    "integer TIFF sinogram": Case("reconstruct s.tif geo.json --out out.npy --method fbp",
+                                  "-log(I / I0)",
+                                  {"s.tif": lambda p: __import__("tifffile").imwrite(
+                                      p, np.ones(SINOGRAM_SHAPE, np.uint16), photometric="minisblack")}),
+    # --- headers that lie, memory without bound ---
+    "npy header claims petabytes": Case("simulate in.npy geo.json --out out.npy",
+                                        "more than the limit of 64 GiB",
+                                        {"in.npy": npy_claiming((2**20, 2**20, 2**20))}),
+    "npy header claims more than the file": Case("simulate in.npy geo.json --out out.npy",
+                                                 "truncated or corrupt: its header describes",
+                                                 {"in.npy": npy_claiming((3, 16, 1600))}),
+    "nii.gz header claims 98 TiB": Case("simulate in.nii.gz geo.json --out out.npy",
+                                           "more than the limit of 64 GiB",
+                                           {"in.nii.gz": nifti_claiming((30000,) * 3)}),
+    "nii.gz header claims more than gzip can hold": Case(
+        "simulate in.nii.gz geo.json --out out.npy", "file can hold at most",
+        {"in.nii.gz": nifti_claiming((4096, 4096, 64))}),
+    "TIFF of two series": Case("simulate in.tif geo.json --out out.npy", "holds 2 image series",
+                               {"in.tif": tiff_of_two_series}),
     "volume of another shape": Case("simulate in.npy geo.json --out out.npy",
                                     "describes volumes of shape",
                                     {"in.npy": npy(np.zeros((3, 16, 17)))}),
@@ -189,9 +264,27 @@ CASES = {
     # --- checkpoints ---
     "missing checkpoint": Case(REC.replace("fbp", "dbpp") + " --checkpoint none.safetensors",
                                "none.safetensors is not a file"),
-    "sidecar norm_num_groups 0": Case(
+    "sidecar norm_num_groups 7": Case(
         REC.replace("fbp", "dbpp") + " --checkpoint c.safetensors", "cannot be built",
-        {"c.safetensors": checkpoint(lambda m: m["network"].update(norm_num_groups=0))}),
+        {"c.safetensors": checkpoint(lambda m: m["network"].update(norm_num_groups=7))}),
+    "sidecar layers_per_block huge": Case(
+        REC.replace("fbp", "dbpp") + " --checkpoint c.safetensors",
+        "network.layers_per_block = 1000000 is out of range",
+        {"c.safetensors": checkpoint(lambda m: m["network"].update(layers_per_block=10**6))}),
+    "sidecar block_out_channels huge": Case(
+        REC.replace("fbp", "dbpp") + " --checkpoint c.safetensors",
+        "network.block_out_channels = [100000000] is out of range",
+        {"c.safetensors": checkpoint(
+            lambda m: m["network"].update(block_out_channels=[10**8]))}),
+    "sidecar num_timesteps huge": Case(
+        REC.replace("fbp", "dbpp") + " --checkpoint c.safetensors",
+        "schedule.num_timesteps = 10000000000 is out of range",
+        {"c.safetensors": checkpoint(lambda m: m["schedule"].update(num_timesteps=10**10))}),
+    "sidecar disagrees with the weights": Case(
+        REC.replace("fbp", "dbpp") + " --checkpoint c.safetensors",
+        "but the weights in c.safetensors hold",
+        {"c.safetensors": checkpoint(lambda m: m["network"].update(
+            layers_per_block=m["network"]["layers_per_block"] + 1))}),
     "sidecar without network": Case(
         REC.replace("fbp", "dbpp") + " --checkpoint c.safetensors", "is incomplete: 'network'",
         {"c.safetensors": checkpoint(lambda m: m.pop("network"))}),
@@ -237,6 +330,24 @@ CASES = {
                                    {"run": lambda p: (p.mkdir(),
                                                       (p / "state.safetensors").write_text("x"),
                                                       (p / "state.json").write_text("{}"))}),
+    # --- runs that cannot be mixed up ---
+    "train into an existing run": Case("train --phantoms 1 --size 16 --out run",
+                                       "already holds a training run (model.safetensors); "
+                                       "pass --resume to continue it or --overwrite",
+                                       {"run": lambda p: (p.mkdir(),
+                                                          (p / "model.safetensors").write_text(
+                                                              "x"))}),
+    "resume and overwrite": Case("train --phantoms 1 --out run --resume --overwrite",
+                                 "give one"),
+    "resume with another window": Case("train --phantoms 1 --out run --resume --window -1 2",
+                                       'its window is {"high":1.0,"low":0.0}, now '
+                                       '{"high":2.0,"low":-1.0}', {"run": recorded_run()}),
+    "resume on other volumes": Case("train --phantoms 2 --out run --resume",
+                                    "it trains on 1 volume, now on 2 volumes",
+                                    {"run": recorded_run()}),
+    "resume as another prior": Case("train --phantoms 1 --out run --resume --prior slice",
+                                    'its prior kind is "blend", now "slice"',
+                                    {"run": recorded_run()}),
     "unknown command": Case("reconstrut sino.npy", "invalid choice: 'reconstrut'"),
 }
 
@@ -287,3 +398,38 @@ def test_bad_input_is_one_line_error_and_leaves_nothing(name, scan, capsys):
 def test_debug_shows_the_traceback(scan):
     with pytest.raises(ValueError, match="--gaussian"):
         main(["--debug", *SIM.split(), "--gaussian", "nan"])
+
+
+@pytest.mark.parametrize("argv", [SIM, "train --phantoms 1 --steps 1 --batch-size 1 --out run",
+                                  REC + " --samples 1"])
+def test_a_full_disk_is_one_line_and_leaves_no_file(argv, scan, capsys, monkeypatch):
+    import errno
+    import os
+
+    def full(descriptor):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    files = {p: b for p, b in snapshot(scan).items() if b is not None}
+    monkeypatch.setattr(os, "fsync", full)
+    assert main(argv.split()) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("diffblend-astra") and "\n" not in err, err
+    assert "cannot write" in err and "No space left on device" in err, err
+    assert {p: b for p, b in snapshot(scan).items() if b is not None} == files
+
+
+def test_an_ambiguous_layout_is_warned_about_in_one_line(scan, capsys):
+    """4 slices of 4 views: a stack saved (angles, Z, det) has the shape of (Z, angles, det)."""
+    from diffblend_astra.cli.common import load_operator
+
+    volume = np.random.default_rng(2).random((4, 16, 16)).astype(np.float32)
+    y = load_operator("geo.json", 4)(torch.from_numpy(volume)).numpy()
+    np.save("swapped.npy", y.transpose(1, 0, 2))
+    np.save("right.npy", y)
+    assert main("reconstruct swapped.npy geo.json --out a.npy --method fbp".split()) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("diffblend-astra reconstruct: warning: the projections' per-view")
+    assert "(angles, Z, det) with Z = angles = 4" in lines[0]
+    assert main("reconstruct right.npy geo.json --out b.npy --method fbp".split()) == 0
+    assert capsys.readouterr().err.strip() == ""
