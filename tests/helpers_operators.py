@@ -1,6 +1,8 @@
 """Operators and images shared by tests: a dense-matrix operator (no ASTRA), a duck-typed
 tomosipo-like operator, a small ASTRA 2D case, a small cone beam (RTK), a 2D ellipse phantom,
-and error helpers."""
+the process's resident memory, and error helpers."""
+
+import os
 
 import astra
 import numpy as np
@@ -113,6 +115,12 @@ def ellipses(shape, flip=False):
     image += ((x - 0.12 * nx) / 6) ** 2 + ((y + 0.15 * ny) / 4) ** 2 < 1
     image -= 0.5 * (((x + 0.15 * nx) / 5) ** 2 + ((y - 0.05 * ny) / 7) ** 2 < 1)
     return torch.from_numpy(image.astype(np.float32))
+
+
+def resident_bytes():
+    """This process's resident memory, in bytes (Linux: ``/proc/self/statm``)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def relative_error(estimate, truth):

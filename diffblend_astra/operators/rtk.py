@@ -83,8 +83,8 @@ class RtkConeOperator(LinearOperator):
         return torch.from_numpy(volume_from_rtk(out)).to(y.device)
 
     def volume_image(self, array: np.ndarray):
-        """An ITK view of RTK's ``(z, y, x)`` float32 ``array`` on the volume grid (``array``
-        must outlive it)."""
+        """An ITK view of RTK's ``(z, y, x)`` float32 ``array`` (shared memory; the image
+        keeps a reference to it) on the volume grid."""
         itk, _ = rtk_modules()
         return self.volume_grid.set_on(itk.image_view_from_array(array))
 

@@ -7,17 +7,18 @@ RTK's::
 
     (x, y, z) in ASTRA  ↦  (x, z, −y) in RTK                       (:func:`rtk_from_astra`)
 
-so an ASTRA ``cone`` view at angle ``θ`` — source at ``(sin θ, −cos θ, 0) · DistanceOriginSource``
-— is RTK's gantry angle ``θ`` (source at ``(sin θ, 0, cos θ) · SourceToIsocenterDistance``),
-with ``SourceToDetectorDistance = DistanceOriginSource + DistanceOriginDetector``. Lengths are
-the volume's world units in both.
+so an ASTRA ``cone`` view at angle ``θ`` — source at
+``(sin θ, −cos θ, 0) · DistanceOriginSource`` — is RTK's gantry angle ``θ`` (source at
+``(sin θ, 0, cos θ) · SourceToIsocenterDistance``), with
+``SourceToDetectorDistance = DistanceOriginSource + DistanceOriginDetector``. Lengths are the
+volume's world units in both.
 
 Detector. ASTRA's pixel (row ``r``, column ``c``) of a ``cone_vec`` view lies at
 ``d + (c − cols/2 + ½) u + (r − rows/2 + ½) v`` (``d`` the detector centre, ``u``, ``v`` the
 pixel vectors). In RTK the view is ``AddProjection(source, d, u/|u|, v/|v|)``: ``d`` is the
-detector's physical point ``(0, 0)``, so the projection image has spacing ``(|u|, |v|)`` and
-origin ``(−(cols − 1)/2 · |u|, −(rows − 1)/2 · |v|)``. RTK takes one pixel size for all views
-and a rectangular detector: ``|u|``, ``|v|`` constant and ``u ⊥ v``.
+detector's physical point ``(0, 0)``, so the projection image has spacing ``(|u|, |v|)``
+and origin ``(−(cols − 1)/2 · |u|, −(rows − 1)/2 · |v|)``. RTK takes one pixel size for all
+views and a rectangular detector: ``|u|``, ``|v|`` constant and ``u ⊥ v``.
 
 Arrays. ITK images in NumPy order are ``(z, y, x)`` of RTK's frame:
 

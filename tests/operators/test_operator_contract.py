@@ -7,8 +7,6 @@ flat over many calls. ``norm_estimate`` is checked against a dense SVD for a fan
 RTK's cone beam.
 """
 
-import os
-
 import numpy as np
 import pytest
 import torch
@@ -16,7 +14,7 @@ import torch
 from diffblend_astra.operators import LinearOperator, as_operator, fan_beam
 from diffblend_astra.operators.astra_geometry import CPU_PROJECTORS
 
-from helpers_operators import DenseTomosipoLike, astra_case, dot, rtk_case
+from helpers_operators import DenseTomosipoLike, astra_case, dot, resident_bytes, rtk_case
 
 
 def odl_case(beam):
@@ -110,11 +108,6 @@ def test_double_backward(op, generator):
 LEAK_BYTES = 16 << 20
 """Data the leak test pushes through an operator (inputs and outputs of all its calls, at most
 1000 calls): a leak of any per-call buffer would keep a quarter of it or more."""
-
-
-def resident_bytes():
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def test_adjointness_test_is_small(op):

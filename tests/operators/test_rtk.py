@@ -1,6 +1,7 @@
 """The RTK cone-beam operator: the geometry conversion against line integrals computed by hand,
 RTK's own geometry, the dispatch of ``as_operator``, errors, and ASTRA's CUDA projector."""
 
+import importlib.util
 import subprocess
 import sys
 
@@ -9,13 +10,15 @@ import numpy as np
 import pytest
 import torch
 
+from diffblend_astra.baselines import cgls
+from diffblend_astra.consistency import CgStep
 from diffblend_astra.operators import as_operator, cone_beam
 from diffblend_astra.operators.astra_geometry import volume_shape
 from diffblend_astra.operators.cuda import cuda_usable
 from diffblend_astra.operators.rtk import RtkConeOperator, rtk_cone_operator
 from diffblend_astra.operators.rtk_geometry import ImageGrid, rtk_modules
 
-from helpers_operators import cone_case, relative_error
+from helpers_operators import cone_case, relative_error, resident_bytes
 
 SIGMA = 2.5
 """Width of the Gaussian blob (world units, 3.3 voxels of :func:`big_cone`): the Joseph
@@ -137,6 +140,20 @@ def test_as_operator_sends_cone_beams_to_rtk_without_cuda(kind, generator):
         as_operator(*cone_case(kind), slices=6)
 
 
+def test_data_consistency_cg_runs_on_the_whole_volume_in_bounded_memory(generator):
+    """The solver's CG step with the RTK operator is CGLS on the whole 64³ volume (one 3D
+    system, not slice by slice), and 40 iterations hold no more memory than 5."""
+    op = rtk_cone_operator(*cone_beam(shape=64, views=16))
+    y = op(torch.rand(op.domain_shape, generator=generator))
+    zero = torch.zeros(op.domain_shape)
+    torch.testing.assert_close(CgStep(op, y, cg_iters=8).step(zero), cgls(op, y, iterations=8),
+                               rtol=2e-3, atol=2e-3)
+    CgStep(op, y, cg_iters=5).step(zero)
+    before = resident_bytes()
+    CgStep(op, y, cg_iters=40).step(zero)
+    assert resident_bytes() - before < 6 * 4 * 64**3, "CG kept memory per iteration"
+
+
 def test_bad_geometries_raise_one_line_errors():
     proj_geom, vol_geom = cone_case("cone_vec")
     uneven = {**proj_geom, "Vectors": proj_geom["Vectors"].copy()}
@@ -172,6 +189,8 @@ def test_missing_rtk_names_the_extra():
 
 
 @pytest.mark.cuda
+@pytest.mark.skipif(importlib.util.find_spec("itk") is None,
+                    reason="needs RTK: pip install 'diffblend_astra[rtk]'")
 @pytest.mark.parametrize("kind", ["cone", "cone_vec"])
 def test_rtk_agrees_with_astra_cuda(kind):
     """RTK's Joseph projector and ASTRA's cuda3d projector on the same geometry and a smooth
