@@ -14,8 +14,9 @@ DDS             :class:`~.priors.SlicePrior`      one ADMM-TV-z step (``tv_z=(ρ
 The data-consistency steps are those of :mod:`.consistency`.
 
 The solver only calls the operator's forward and adjoint, so it works unchanged for stacked
-2D ASTRA operators, ODL RayTransforms and (on CUDA) 3D parallel/cone ASTRA operators. Its
-domain must be the ``(Z, Y, X)`` volume the prior works on (see :mod:`.conventions`).
+2D ASTRA operators, ODL RayTransforms, RTK's cone-beam operator (CPU) and (on CUDA) 3D
+parallel/cone ASTRA operators. Its domain must be the ``(Z, Y, X)`` volume the prior works on
+(see :mod:`.conventions`).
 """
 
 from __future__ import annotations
