@@ -66,7 +66,7 @@ def make_case(*, index: int = 0, geometry: str = "parallel", views: int = 8,
               arc_degrees: float | None = None, size: int = 64, slices: int = 64) -> Case:
     """Held-out phantom ``index`` scanned with ``views`` views (``arc_degrees`` for a
     limited-angle scan), noiseless. 2D geometries are applied slice by slice; ``cone`` is a
-    true 3D scan and needs CUDA."""
+    true 3D scan (ASTRA on a CUDA GPU, RTK on the CPU otherwise)."""
     truth = torch.from_numpy(phantom_volume(held_out_seeds(index + 1)[index],
                                             (slices, size, size)))
     return scan_case(truth, f"phantom {slices}x{size}x{size}", geometry=geometry,

@@ -16,8 +16,9 @@ re-noising options: i.i.d. noise (the paper's), noise AR(1)-correlated across sl
 (``noise_correlation``) or ISCS's slice-consistent noise (``iscs``).
 
 The solver only calls the operator's forward and adjoint, so it works unchanged for stacked
-2D ASTRA operators, ODL RayTransforms and (on CUDA) 3D parallel/cone ASTRA operators. Its
-domain must be the ``(Z, Y, X)`` volume the prior works on (see :mod:`.conventions`).
+2D ASTRA operators, ODL RayTransforms, RTK's cone-beam operator (CPU) and (on CUDA) 3D
+parallel/cone ASTRA operators. Its domain must be the ``(Z, Y, X)`` volume the prior works on
+(see :mod:`.conventions`).
 """
 
 from __future__ import annotations

@@ -1,5 +1,8 @@
 """Operators and images shared by tests: a dense-matrix operator (no ASTRA), a duck-typed
-tomosipo-like operator, a small ASTRA 2D case, a 2D ellipse phantom, and error helpers."""
+tomosipo-like operator, a small ASTRA 2D case, a small cone beam (RTK), a 2D ellipse phantom,
+the process's resident memory, and error helpers."""
+
+import os
 
 import astra
 import numpy as np
@@ -64,6 +67,27 @@ def astra_case(kind, projector=None, slices=None, use_matrix=None):
                        use_matrix=use_matrix)
 
 
+def cone_case(kind="cone"):
+    """A small cone beam: a 6 × 10 × 12 volume of 0.8-unit voxels in an off-centre window,
+    7 views over 320° onto a 9 × 16 detector; ``cone_vec`` has the detector shifted by a
+    third of a pixel along both axes."""
+    vol_geom = astra.create_vol_geom(10, 12, 6, -4.0, 5.6, -5.0, 3.0, -2.0, 2.8)
+    proj_geom = astra.create_proj_geom("cone", 1.1, 1.2, 9, 16, np.linspace(0.2, 5.8, 7),
+                                       30.0, 12.0)
+    if kind == "cone_vec":
+        proj_geom = astra.geom_2vec(proj_geom)
+        proj_geom["Vectors"][:, 3:6] += (proj_geom["Vectors"][:, 6:9]
+                                         + proj_geom["Vectors"][:, 9:12]) / 3
+    return proj_geom, vol_geom
+
+
+def rtk_case(kind="cone"):
+    """The RTK operator of :func:`cone_case` (on any machine, GPU or not), one ITK thread."""
+    from diffblend_astra.operators.rtk import rtk_cone_operator
+
+    return rtk_cone_operator(*cone_case(kind), threads=1)
+
+
 class DenseTomosipoLike:
     """Duck-typed like a tomosipo operator: ``domain_shape``, ``range_shape``, ``A(x)``, ``A.T``."""
 
@@ -91,6 +115,12 @@ def ellipses(shape, flip=False):
     image += ((x - 0.12 * nx) / 6) ** 2 + ((y + 0.15 * ny) / 4) ** 2 < 1
     image -= 0.5 * (((x + 0.15 * nx) / 5) ** 2 + ((y - 0.05 * ny) / 7) ** 2 < 1)
     return torch.from_numpy(image.astype(np.float32))
+
+
+def resident_bytes():
+    """This process's resident memory, in bytes (Linux: ``/proc/self/statm``)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def relative_error(estimate, truth):

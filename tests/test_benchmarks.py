@@ -16,6 +16,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
     ("priors.py", "gain adj (dB)"),
     ("method_time.py", "CPU time / DDS"),
     ("eta.py", "| parallel-8 | dbpp | 0.85 **best** |"),
+    ("cone.py", "| 8 | dbpp |"),
 ])
 def test_quick_mode_runs(script, expected):
     done = subprocess.run([sys.executable, str(BENCHMARKS / script), "--quick"],

@@ -4,7 +4,10 @@
   by slice.
 * ``parallel_vec``, ``fanflat``, ``fanflat_vec``: ASTRA's CPU ``FBP`` takes parallel beams
   only, so these use :mod:`.fbp_vec` (torch, all slices at once).
-* ``cone``: ASTRA's ``FDK_CUDA`` (needs a usable CUDA GPU).
+* ``cone``: ASTRA's ``FDK_CUDA`` for an ASTRA operator (needs a usable CUDA GPU).
+* any cone beam projected by RTK (``as_operator`` of a ``cone`` or ``cone_vec`` geometry
+  without CUDA, or an :class:`~diffblend_astra.operators.rtk.RtkConeOperator`): RTK's FDK on
+  the CPU (:mod:`.fdk_rtk`).
 
 Every view is weighted ``π / views`` as ASTRA's FBP does, so sparse-view and limited-angle
 scans keep the intensity scale of a complete scan.
@@ -19,7 +22,9 @@ from ..conventions import DTYPE
 from ..operators.astra_geometry import default_projector
 from ..operators.cuda import require_cuda
 from ..operators.inputs import as_input
+from ..operators.rtk import RtkConeOperator
 from .fbp_vec import WINDOWS, fbp_vec
+from .fdk_rtk import fdk_rtk
 
 FILTERS = WINDOWS
 """Ramp filter windows, named as in ASTRA (``FilterType``); matched case-insensitively, so
@@ -33,7 +38,8 @@ def fbp(operator, y, filter: str = "ram-lak") -> torch.Tensor:
         operator: an operator built from ASTRA geometries, ``as_operator(proj_geom, vol_geom,
             ...)`` or ``as_operator(projector_id)``; its ``astra_geometry`` gives the geometry,
             its ``projector`` the projector type, and its shapes the layout (a 2D geometry
-            with ``slices=Z`` reconstructs every slice of a ``(Z, Y, X)`` volume).
+            with ``slices=Z`` reconstructs every slice of a ``(Z, Y, X)`` volume). Or an
+            :class:`~diffblend_astra.operators.rtk.RtkConeOperator` (its RTK geometry).
         y: projections of ``operator.range_shape`` (a tensor or array, converted once to
             float32 as in :mod:`~diffblend_astra.operators.inputs`).
         filter: ramp filter window, one of :data:`FILTERS`, any letter case.
@@ -43,14 +49,16 @@ def fbp(operator, y, filter: str = "ram-lak") -> torch.Tensor:
         units (the inverse of the world length unit for line-integral data).
     """
     geometry = getattr(operator, "astra_geometry", None)
-    if geometry is None:
+    if geometry is None and not isinstance(operator, RtkConeOperator):
         raise TypeError(f"fbp needs an operator built from ASTRA geometries, "
-                        f"as_operator(proj_geom, vol_geom, ...); {operator!r} carries no "
-                        f"astra_geometry")
+                        f"as_operator(proj_geom, vol_geom, ...), or an RtkConeOperator; "
+                        f"{operator!r} carries no astra_geometry")
     name = filter.lower() if isinstance(filter, str) else filter
     if name not in FILTERS:
         raise ValueError(f"filter must be one of {FILTERS} (any letter case), got {filter!r}")
     y = as_input(y, operator.range_shape, "y", f"the range of {operator!r}")
+    if isinstance(operator, RtkConeOperator):
+        return fdk_rtk(operator, y.detach(), name).to(y.device)
     proj_geom, vol_geom = geometry
     kind = proj_geom["type"]
     if kind == "parallel":
@@ -64,7 +72,8 @@ def fbp(operator, y, filter: str = "ram-lak") -> torch.Tensor:
         volume = torch.from_numpy(_fdk(proj_geom, vol_geom, y.detach().cpu().numpy(), name))
     else:
         raise ValueError(f"fbp supports the 2D geometries 'parallel', 'parallel_vec', 'fanflat', "
-                         f"'fanflat_vec' (CPU) and 'cone' (FDK, CUDA), got {kind!r}")
+                         f"'fanflat_vec' (CPU), 'cone' (FDK, CUDA) and cone beams projected by "
+                         f"RTK (FDK, CPU), got {kind!r}")
     return volume.to(device=y.device, dtype=DTYPE).reshape(operator.domain_shape)
 
 

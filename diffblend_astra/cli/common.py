@@ -24,7 +24,9 @@ def add_common(parser: argparse.ArgumentParser, *, seed: bool = True) -> None:
 def add_geometry(parser: argparse.ArgumentParser) -> None:
     """The positional ``geometry`` argument: a JSON file of ASTRA geometry dicts."""
     parser.add_argument("geometry", type=Path,
-                        help='JSON file {"proj_geom": {...}, "vol_geom": {...}} of ASTRA dicts')
+                        help='JSON file {"proj_geom": {...}, "vol_geom": {...}} of ASTRA dicts, '
+                             'or an RTK set-up {"rtk_geometry": "geometry.xml", "volume": '
+                             '{...}, "detector": {...}} (cone beams, CPU)')
 
 
 def add_projector(parser: argparse.ArgumentParser) -> None:
@@ -54,12 +56,21 @@ def subparser(sub, name: str, help: str, examples: str) -> argparse.ArgumentPars
 
 def load_operator(geometry_path, slices: int, projector: str | None = None):
     """The operator of a geometry JSON file: a 2D geometry applied to ``slices`` axial slices
-    (``(Z, Y, X) → (Z, angles, det)``), a 3D one as it is (CUDA). ``projector`` (a name, or
-    ``None`` for the file's ``"projector"``, else the geometry's default) must suit the
-    geometry."""
+    (``(Z, Y, X) → (Z, angles, det)``), a 3D one as it is (CUDA; cone beams without CUDA
+    through RTK), an RTK set-up (:mod:`~diffblend_astra.operators.rtk_io`) through RTK.
+    ``projector`` (a name, or ``None`` for the file's ``"projector"``, else the geometry's
+    default) must suit the geometry."""
     from ..operators import as_operator
     from ..operators.geometry_io import check_projector, load_geometry_file
+    from ..operators.rtk_io import is_rtk_file, load_rtk_setup
 
+    if is_rtk_file(geometry_path):
+        if projector is not None:
+            raise ValueError(f"projector {projector!r} given for the RTK set-up "
+                             f"{geometry_path}; RTK projects with its Joseph projector")
+        from ..operators.rtk import RtkConeOperator
+
+        return RtkConeOperator(*load_rtk_setup(geometry_path))
     proj_geom, vol_geom, file_projector = load_geometry_file(geometry_path)
     if projector is not None:
         check_projector(projector, proj_geom)

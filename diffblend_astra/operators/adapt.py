@@ -4,6 +4,8 @@ import numbers
 import sys
 
 from .base import LinearOperator
+from .cuda import cuda_usable
+from .rtk_geometry import CONE_KINDS
 
 
 def as_operator(source, vol_geom=None, *, projector=None, slices=None, workers=None,
@@ -15,7 +17,9 @@ def as_operator(source, vol_geom=None, *, projector=None, slices=None, workers=N
     * ``as_operator(proj_geom, vol_geom, projector=None, slices=None, workers=2,
       use_matrix=None)`` — an ASTRA
       geometry pair (see :func:`~.astra.astra_operator`): 2D geometries on CPU or CUDA,
-      ``slices=Z`` for a ``(Z, Y, X)`` stack; 3D geometries on CUDA only.
+      ``slices=Z`` for a ``(Z, Y, X)`` stack; 3D geometries on CUDA, and without a usable
+      CUDA GPU the cone beams (``cone``, ``cone_vec``) on CPU through RTK
+      (:func:`~.rtk.rtk_cone_operator`; the optional extra ``rtk``).
     * an ASTRA projector id (``astra.create_projector(...)``) or an ``astra.OpTomo``, with
       ``slices`` and ``workers`` as above: the operator of that projector's geometry and type
       (:mod:`.astra_projector`).
@@ -36,6 +40,11 @@ def as_operator(source, vol_geom=None, *, projector=None, slices=None, workers=N
                                  ("workers", workers), ("use_matrix", use_matrix),
                                  ("domain_shape", domain_shape), ("range_shape", range_shape))
                if v is not None}
+    if isinstance(source, dict) and source.get("type") in CONE_KINDS and not cuda_usable():
+        from .rtk import rtk_cone_operator
+
+        _only(options, (), "ASTRA cone-beam geometries projected by RTK (no usable CUDA GPU)")
+        return rtk_cone_operator(source, vol_geom)
     if isinstance(source, dict) or vol_geom is not None:
         from .astra import astra_operator
 

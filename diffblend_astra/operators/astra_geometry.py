@@ -117,6 +117,11 @@ def voxel_size(vol_geom) -> tuple:
     return tuple(float(hi - lo) / n for (lo, hi), n in zip(_window(vol_geom, shape), shape))
 
 
+def volume_window(vol_geom) -> tuple:
+    """``(min, max)`` world extents per axis, in the order of :func:`volume_shape`."""
+    return tuple(_window(vol_geom, volume_shape(vol_geom)))
+
+
 def pixel_centres(vol_geom) -> tuple:
     """World coordinates ``(y, x)`` of the pixel centres of a 2D volume geometry, as float64
     arrays of lengths ``Y`` and ``X``. ASTRA's row 0 lies at the top (largest ``y``)."""

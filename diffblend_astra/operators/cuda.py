@@ -29,7 +29,8 @@ def require_cuda(what: str) -> None:
         return
     raise RuntimeError(
         f"{what} requires a usable CUDA GPU (torch.cuda.is_available() and astra.use_cuda()), "
-        f"and none was found. ASTRA has no CPU projector for 3D geometries. On CPU, use a 2D "
+        f"and none was found. ASTRA has no CPU projector for 3D geometries; cone beams ('cone', "
+        f"'cone_vec') run on CPU through RTK (as_operator picks it). On CPU, use a 2D "
         f"geometry ({', '.join(repr(k) for k in CPU_KINDS)}): "
         f"as_operator(proj_geom, vol_geom, slices=Z) projects a (Z, Y, X) volume slice by slice; "
         f"a circular 'parallel3d' geometry converts to one with "

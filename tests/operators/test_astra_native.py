@@ -9,7 +9,7 @@ import scipy.sparse.linalg
 import torch
 
 from diffblend_astra.baselines import cgls, fbp, sirt
-from diffblend_astra.operators import as_operator, parallel_beam
+from diffblend_astra.operators import RtkConeOperator, as_operator, parallel_beam
 from diffblend_astra.operators.cuda import cuda_usable
 
 from helpers_operators import relative_error
@@ -209,11 +209,14 @@ def test_astra_sample_geometries_match_astra(name, projector):
 
 
 @pytest.mark.skipif(cuda_usable(), reason="checks the behaviour without a usable GPU")
-def test_astra_3d_sample_geometries_are_refused_with_the_way_out():
+def test_astra_3d_sample_geometries_are_refused_with_the_way_out_or_go_to_rtk():
     vol_geom = astra.create_vol_geom(64, 64, 64)
     angles = np.linspace(0, 2 * np.pi, 48, False)
     parallel = astra.create_proj_geom("parallel3d", 1.0, 1.0, 32, 64, angles)
     cone = astra.create_proj_geom("cone", 1.0, 1.0, 32, 64, angles, 1000, 0)
-    for proj_geom in (parallel, astra.geom_2vec(parallel), cone, astra.geom_2vec(cone)):
+    for proj_geom in (parallel, astra.geom_2vec(parallel)):
         with pytest.raises(RuntimeError, match="requires a usable CUDA GPU.*parallel3d_to_stack"):
             as_operator(proj_geom, vol_geom)
+    for proj_geom in (cone, astra.geom_2vec(cone)):    # detector through the axis, as s005
+        op = as_operator(proj_geom, vol_geom)
+        assert isinstance(op, RtkConeOperator) and op.range_shape == (32, 48, 64)

@@ -1,8 +1,10 @@
 """The operator contract, run over every operator kind that works on CPU.
 
-For each operator: output shapes and dtype, the dot-product test ⟨Ax, y⟩ = ⟨x, Aᵀy⟩, the
-gradient identities ∇ₓ⟨Ax, y⟩ = Aᵀy and ∇_y⟨x, Aᵀy⟩ = Ax, and double backward (the
-Hessian-vector product of ½‖Ax − y‖² is AᵀAv).
+For each operator: output shapes and dtype, the dot-product test ⟨Ax, y⟩ = ⟨x, Aᵀy⟩ (and
+``adjointness_test()``), the gradient identities ∇ₓ⟨Ax, y⟩ = Aᵀy and ∇_y⟨x, Aᵀy⟩ = Ax,
+double backward (the Hessian-vector product of ½‖Ax − y‖² is AᵀAv), and memory that stays
+flat over many calls. ``norm_estimate`` is checked against a dense SVD for a fan beam and
+RTK's cone beam.
 """
 
 import numpy as np
@@ -12,7 +14,7 @@ import torch
 from diffblend_astra.operators import LinearOperator, as_operator, fan_beam
 from diffblend_astra.operators.astra_geometry import CPU_PROJECTORS
 
-from helpers_operators import DenseTomosipoLike, astra_case, dot
+from helpers_operators import DenseTomosipoLike, astra_case, dot, resident_bytes, rtk_case
 
 
 def odl_case(beam):
@@ -45,6 +47,9 @@ CASES.update({
     "odl-parallel": (odl_case, "parallel"),
     "odl-fan": (odl_case, "fan"),
     "tomosipo-like": (tomosipo_case,),
+    "rtk-cone": (rtk_case, "cone"),
+    "rtk-cone_vec": (rtk_case, "cone_vec"),
+    "rtk-cone-transposed": (lambda: rtk_case("cone").T,),
 })
 
 
@@ -100,9 +105,33 @@ def test_double_backward(op, generator):
     assert relative(hessian_v, op.T(op(v))) < 1e-5
 
 
-def test_norm_estimate_matches_dense_svd(generator):
-    op = as_operator(*fan_beam(shape=(12, 16), views=8))
-    basis = torch.eye(12 * 16).reshape(-1, 12, 16)
+LEAK_BYTES = 16 << 20
+"""Data the leak test pushes through an operator (inputs and outputs of all its calls, at most
+1000 calls): a leak of any per-call buffer would keep a quarter of it or more."""
+
+
+def test_adjointness_test_is_small(op):
+    assert op.adjointness_test() < 1e-5
+
+
+def test_repeated_calls_keep_memory_flat(op, generator):
+    x, y = random_pair(op, generator)
+    per_call = 4 * (x.numel() + y.numel())
+    calls = min(1000, max(100, LEAK_BYTES // per_call))
+    for _ in range(20):
+        op.T(op(x))
+    before = resident_bytes()
+    for _ in range(calls):
+        op.T(op(x))
+    grown = resident_bytes() - before
+    assert grown < calls * per_call / 4, f"{calls} calls kept {grown / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize("make", [lambda: as_operator(*fan_beam(shape=(12, 16), views=8)),
+                                  lambda: rtk_case("cone")], ids=["fan", "rtk-cone"])
+def test_norm_estimate_matches_dense_svd(make, generator):
+    op = make()
+    basis = torch.eye(int(np.prod(op.domain_shape))).reshape(-1, *op.domain_shape)
     matrix = torch.stack([op(e).reshape(-1) for e in basis], dim=1).double()
     exact = torch.linalg.svdvals(matrix)[0].item()
     estimate = op.norm_estimate(iters=50, generator=generator)
