@@ -13,7 +13,7 @@ EXAMPLES = """\
   diffblend-astra demo --quick                  # 9 slices, fewer steps, about a minute
   diffblend-astra demo --geometry fan --views 6 --out demo_fan
   diffblend-astra demo --phantom                # a procedural 64^3 phantom, phantom priors
-  diffblend-astra demo --geometry cone          # needs CUDA
+  diffblend-astra demo --geometry cone          # RTK on the CPU, ASTRA on a GPU
 """
 
 DEMO_METHODS = ("fbp", "cgls", "admm-tv", "dds", "dbpp")
