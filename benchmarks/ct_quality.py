@@ -40,11 +40,12 @@ from results_file import update_section
 RECORDS = Path(__file__).with_name("ct_quality_records.jsonl")
 SLICES = 16
 STEPS = 50
-METHODS = ("fbp", "cgls", "admm-tv", "dds2d", "dds", "db", "dbpp")
+METHODS = ("fbp", "cgls", "admm-tv", "dds2d", "dds", "dds-iscs", "db", "dbpp")
 TV_WEIGHTS = (3e-4, 1e-3, 3e-3)
 """ADMM-TV's λ (relative to ‖A‖², as :func:`~diffblend_astra.baselines.admm_tv` takes it)
 tried on the validation patient."""
-WEIGHTS = {"dds2d": ("slice",), "dds": ("slice",), "db": ("conditional",),
+WEIGHTS = {"dds2d": ("slice",), "dds": ("slice",), "dds-iscs": ("slice",),
+           "db": ("conditional",),
            "dbpp": ("blend",)}
 (TEST,), (VALIDATION,) = SPLITS["test"], SPLITS["validation"]
 
@@ -64,11 +65,16 @@ def case_for(patient: str):
 def evaluate_ct(case, method: str, index: int, steps: int) -> dict:
     """:func:`quality._evaluate` with the real-CT priors, and ADMM-TV at a given λ."""
     if not method.startswith("admm-tv/lam-"):
-        return _evaluate(case, method, index, steps, phantom_weights=False)
+        return _evaluate(case, method, index, steps, phantom=False)
     lam = float(method.removeprefix("admm-tv/lam-"))
     result = evaluate(case.truth, lambda: baselines.admm_tv(case.operator, case.y, lam=lam))
     return {"metrics": result["metrics"], "tv_z": float(result["tv_z"]),
             "seconds": result["seconds"], "truth_tv_z": float(tv_z(case.truth))}
+
+
+def ct_definition(method: str) -> str:
+    """What ``method`` is here (the registry's settings), digested."""
+    return _definition(method, phantom=False)
 
 
 @lru_cache(maxsize=None)
@@ -97,12 +103,12 @@ def run(records: Path, scans, methods, steps: int) -> None:
         names = [(_tv(lam) if m == "admm-tv" else m) for m in methods
                  if m != "admm-tv" or lam is not None]
         _run(records, scan, names, [0], steps, case_for=case_for(TEST), evaluate=evaluate_ct,
-             digest=digest)
+             digest=digest, definition=ct_definition)
 
 
 def report(records: list[dict], steps: int) -> str:
     current = [r for r in records if r.get("protocol") == PROTOCOL and r["nfe"] == steps
-               and r["definition"] == _definition(r["method"])
+               and r["definition"] == ct_definition(r["method"])
                and r["weights"] == _current(r)]
     dates = sorted({r["date"] for r in current}) or [str(datetime.date.today())]
     lines = [f"## Real CT ({', '.join(dates)}; {_machine()})", "",
@@ -123,7 +129,8 @@ def report(records: list[dict], steps: int) -> str:
         rows = {r["method"]: [r] for r in current if r["scan"] == scan}
         if rows:
             truth = np.mean([r[0]["truth_tv_z"] for r in rows.values()])
-            lines += ["", _scan_table(f"{scan} (test patient {TEST})", rows, truth)]
+            lines += ["", _scan_table(f"{scan} (test patient {TEST})", rows, truth,
+                                      phantom=False)]
     return "\n".join(lines)
 
 

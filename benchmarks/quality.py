@@ -43,7 +43,7 @@ import numpy as np
 from diffblend_astra.checkpoint import bundled_path
 from diffblend_astra.diffusion import VPSchedule
 from diffblend_astra.experiment import SCANS, evaluate_method, make_case
-from diffblend_astra.methods import CLASSICAL, DDS_TV_Z, DIFFUSION
+from diffblend_astra.methods import CLASSICAL, DBPP_WARM_START, DDS_TV_Z, DIFFUSION, PAPER_ETA
 from diffblend_astra.metrics import tv_z
 from results_file import update_section
 
@@ -58,7 +58,17 @@ EXTRA_SCANS = ("parallel-8",)
 """The costly comparison systems (mbir, tpdm, padis) run on these scans only (CPU budget);
 fbp-unet runs on every scan it has bundled weights for."""
 ABLATION_SCAN, ABLATION_VOLUMES, ABLATION_NFE = "parallel-8", 2, (25, 100)
-_DBPP = DIFFUSION["dbpp"]
+
+
+def phantom_spec(name: str):
+    """The registry's diffusion method ``name`` at the settings of the phantom tables: the
+    paper's η for every method, DB++ alone warm-started (the registry's own settings are
+    chosen on real CT, ``ct_settings.py``)."""
+    return replace(DIFFUSION[name], eta=PAPER_ETA,
+                   warm_start=DBPP_WARM_START if name == "dbpp" else None)
+
+
+_DBPP = phantom_spec("dbpp")
 ABLATIONS = {
     "dbpp/no-tv-z": replace(_DBPP, tv_z=None),
     "dbpp/weak-tv-z": replace(_DBPP, tv_z=(DDS_TV_Z[0], DDS_TV_Z[1] / 4)),
@@ -67,14 +77,14 @@ ABLATIONS = {
     "dbpp/corr-0.5": replace(_DBPP, noise_correlation=0.5),
     "dbpp/warm-600": replace(_DBPP, warm_start=600),
     "dbpp/no-warm": replace(_DBPP, warm_start=None),
-    "dds/warm-500": replace(DIFFUSION["dds"], warm_start=500),
+    "dds/warm-500": replace(phantom_spec("dds"), warm_start=500),
     "dbpp/eta-0": (_DBPP, dict(eta=0.0)),
     "dbpp/eta-0.5": (_DBPP, dict(eta=0.5)),
-    "dds/eta-0": (DIFFUSION["dds"], dict(eta=0.0)),
-    "dds/eta-0.5": (DIFFUSION["dds"], dict(eta=0.5)),
+    "dds/eta-0": (phantom_spec("dds"), dict(eta=0.0)),
+    "dds/eta-0.5": (phantom_spec("dds"), dict(eta=0.5)),
     "dbpp/fp32": (_DBPP, dict(precision="fp32")),
 }
-"""Variants of the default DiffusionBlend++ (:data:`~diffblend_astra.methods.DIFFUSION`), and
+"""Variants of the phantom tables' DiffusionBlend++ (:func:`phantom_spec`), and
 DDS with DiffusionBlend++'s warm start (a sampler trick open to every method): each changes
 one option — a :class:`~diffblend_astra.methods.DiffusionMethod` field, or
 (method, solver options). A variant equal to the default measures nothing new but costs
@@ -131,12 +141,13 @@ def _phantom_case(index: int, scan: str):
 
 
 def _run(path: Path, scan: str, methods, volumes, steps: int, *, case_for=_phantom_case,
-         evaluate=None, digest=None) -> None:
+         evaluate=None, digest=None, definition=None) -> None:
     """Reconstruct the missing (method, volume) pairs of ``scan`` and append their records:
     ``case_for(index, scan)`` makes the case, ``evaluate(case, method, index, steps)``
-    scores a method on it, ``digest(method, scan)`` names the weights it reads
-    (defaults: the phantom benchmark's)."""
+    scores a method on it, ``digest(method, scan)`` names the weights it reads,
+    ``definition(method)`` what the method is (defaults: the phantom benchmark's)."""
     evaluate, digest = evaluate or _evaluate, digest or _weights_digest
+    definition = definition or _definition
     done = {_key(r) for r in _read(path)}
     for index in volumes:
         case = None
@@ -148,7 +159,7 @@ def _run(path: Path, scan: str, methods, volumes, steps: int, *, case_for=_phant
                 continue
             record = {"scan": scan, "method": method, "volume": index, "nfe": steps,
                       "weights": weights, "protocol": PROTOCOL,
-                      "definition": _definition(method)}
+                      "definition": definition(method)}
             if _key(record) in done:
                 continue
             case = case or case_for(index, scan)
@@ -161,37 +172,49 @@ def _run(path: Path, scan: str, methods, volumes, steps: int, *, case_for=_phant
                   + f" ({result['seconds']:.0f} s)", flush=True)
 
 
-def _evaluate(case, method: str, index: int, steps: int, *, phantom_weights=True) -> dict:
+def _evaluate(case, method: str, index: int, steps: int, *, phantom=True) -> dict:
     """Metrics of one reconstruction (``method`` may name an ablation); the diffusion
-    methods read the phantom priors (:data:`WEIGHTS`) unless ``phantom_weights=False``."""
+    methods read the phantom priors (:data:`WEIGHTS`) at the phantom tables' settings
+    (:func:`phantom_spec`) unless ``phantom=False`` (the bundled priors, the registry's
+    settings)."""
     name, options = method, {}
-    if method in ABLATIONS:
+    if phantom and method in DIFFUSION:
+        method = phantom_spec(method)
+    elif method in ABLATIONS:
         method, options = (ABLATIONS[method] if isinstance(ABLATIONS[method], tuple)
                            else (ABLATIONS[method], {}))
     elif method == "mbir":  # DiffusionMBIR's predictor–corrector steps: 2 evaluations each
         steps = steps // 2
     if method not in CLASSICAL:
         options["steps"], options["seed"] = steps, index
-        if phantom_weights and name.split("/")[0] not in ("tpdm", "fbp-unet"):
+        if phantom and name.split("/")[0] not in ("tpdm", "fbp-unet"):
             options["checkpoint"] = WEIGHTS[name.split("/")[0]][0]
     result = evaluate_method(case, method, **options)
     return {"metrics": result["metrics"], "tv_z": float(result["tv_z"]),
             "seconds": result["seconds"], "truth_tv_z": float(tv_z(case.truth))}
 
 
-def evaluations(method: str, steps: int) -> int | None:
+def evaluations(method: str, steps: int, *, phantom=True) -> int | None:
     """Network evaluations of ``method`` at ``steps`` (the schedule's grid): a warm-started
-    method runs only the grid's steps at or below its start; ``None`` for classical ones."""
-    spec = ABLATIONS.get(method, DIFFUSION.get(method))
+    method runs only the grid's steps at or below its start; ``None`` for classical ones.
+    ``phantom``: as in :func:`_definition`."""
+    if method in DIFFUSION:
+        spec = phantom_spec(method) if phantom else DIFFUSION[method]
+    else:
+        spec = ABLATIONS.get(method)
     spec = spec[0] if isinstance(spec, tuple) else spec
     if spec is None:
         return steps if method in EXTRA and method != "fbp-unet" else None
     return len(VPSchedule().timesteps(steps, spec.warm_start))
 
 
-def _definition(method: str) -> str:
-    """What the method name stands for today (its registry entry or ablation), digested."""
-    spec = ABLATIONS.get(method, DIFFUSION.get(method, method))
+def _definition(method: str, *, phantom=True) -> str:
+    """What the method name stands for today (its entry in the phantom tables, or with
+    ``phantom=False`` in the registry, or its ablation), digested."""
+    if method in DIFFUSION:
+        spec = phantom_spec(method) if phantom else DIFFUSION[method]
+    else:
+        spec = ABLATIONS.get(method, method)
     return hashlib.sha256(repr(spec).encode()).hexdigest()[:12]
 
 
@@ -275,7 +298,9 @@ def _machine() -> str:
     return f"{platform.node() or 'machine'}, {os.cpu_count()} CPU cores"
 
 
-def _scan_table(scan: str, rows: dict, truth_tv: float) -> str:
+def _scan_table(scan: str, rows: dict, truth_tv: float, *, phantom=True) -> str:
+    """One scan's table of ``rows`` ``{method: records}``; ``phantom``: as in
+    :func:`_definition`."""
     lines = [f"### {scan}", "",
              "| method | evaluations | n | "
              + " | ".join(f"{p} PSNR | {p} SSIM" for p in COLUMNS)
@@ -290,7 +315,7 @@ def _scan_table(scan: str, rows: dict, truth_tv: float) -> str:
                 cells.append(f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}")
         tv = np.mean([r["tv_z"] for r in runs])
         seconds = np.mean([r["seconds"] for r in runs])
-        count = evaluations(method, runs[0]["nfe"])
+        count = evaluations(method, runs[0]["nfe"], phantom=phantom)
         lines.append(f"| {method} | {'-' if count is None else count} | {len(runs)} | "
                      + " | ".join(cells)
                      + f" | {tv:.4f} | {seconds:.1f} |")

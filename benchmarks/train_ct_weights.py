@@ -13,6 +13,10 @@ step (PaDIS: 64 patches of 32² of whole 256² slices, the same pixels), learnin
 EMA 0.999 with warm-up, left–right flips (not for patches), bf16 autocast where the CPU has
 it. The validation patient and the test patient are never seen.
 
+``--more`` trains the bundled real-CT prior ``<name>`` a further ``--steps`` (fresh Adam,
+the same recipe) into ``runs/ct-<name>-more/``: the longer-training lever at a budget of
+1,500 + ``--steps`` CT steps.
+
 Each run writes ``runs/ct-<name>/`` (``--resume`` is implied: a stopped run continues);
 ``--install`` copies the final weights over the bundled ``<name>``, in float16.
 """
@@ -39,9 +43,12 @@ CROP = 64
 PATCH_BATCH = 64
 
 
-def train_ct(name: str, runs: Path, volumes, steps: int, crop: int = CROP) -> Path:
-    """Fine-tune the bundled phantom prior ``name`` on the CT ``volumes``; the weights file."""
-    base = load_bundled(f"{name}-phantom")
+def train_ct(name: str, runs: Path, volumes, steps: int, crop: int = CROP, *,
+             more: bool = False) -> Path:
+    """Fine-tune the bundled phantom prior ``name`` on the CT ``volumes`` (``more``: train
+    the bundled real-CT prior ``name`` further, with a fresh optimiser); the weights file."""
+    start = name if more else f"{name}-phantom"
+    base = load_bundled(start)
     kind = BUNDLED_KIND[name]
     patch = kind == "patch"
     config = TrainConfig(prior_kind=kind, steps=steps, learning_rate=1e-4, ema_warmup=True,
@@ -53,15 +60,14 @@ def train_ct(name: str, runs: Path, volumes, steps: int, crop: int = CROP) -> Pa
                 f"{grid.label()} grid, recipe {name!r} of benchmarks/train_ct_weights.py",
         "slices": {"pixel_mm": grid.pixel_mm, "slice_mm": grid.slice_mm,
                    "intensity": datasets.INTENSITY_UNITS},
-        "initialised_from": {"weights": f"{name}-phantom",
-                             "steps": _phantom_steps(base.training)},
+        "initialised_from": {"weights": start, "steps": _total_steps(base.training)},
     }
-    return train(volumes, runs / f"ct-{name}", config, resume=True, network=base.network,
+    return train(volumes, runs / f"ct-{name}{'-more' if more else ''}", config, resume=True, network=base.network,
                  window=base.window, schedule=base.schedule, data_summary=summary)
 
 
-def _phantom_steps(training: dict) -> int:
-    """Steps of a phantom prior, its initialisation included."""
+def _total_steps(training: dict) -> int:
+    """Steps of a prior, its initialisation included."""
     return int(training.get("steps_done", 0)) + int(
         training.get("initialised_from", {}).get("steps") or 0)
 
@@ -72,12 +78,14 @@ def main(argv=None) -> int:
     parser.add_argument("names", nargs="+", choices=NAMES)
     parser.add_argument("--steps", type=int, default=CT_STEPS)
     parser.add_argument("--runs", type=Path, default=Path("runs"))
+    parser.add_argument("--more", action="store_true",
+                        help="train the bundled real-CT priors further (runs/ct-<name>-more)")
     parser.add_argument("--install", action="store_true",
                         help="copy the trained weights into diffblend_astra/weights/")
     args = parser.parse_args(argv)
     volumes = [torch.from_numpy(v) for _, v in datasets.training_volumes()]
     for name in args.names:
-        weights = train_ct(name, args.runs, volumes, args.steps)
+        weights = train_ct(name, args.runs, volumes, args.steps, more=args.more)
         print(f"{name}: {weights}", flush=True)
         if args.install:
             install(weights, name, half=True)

@@ -41,6 +41,9 @@ from .operators.layout import check_layout
 from .partition import PartitionSchedule
 from .solver import DiffusionBlendSolver
 
+PAPER_ETA = 0.85
+"""DDIM η of DDS and DiffusionBlend++ as published."""
+
 CLASSICAL = {
     "fbp": lambda op, y, progress: baselines.fbp(op, y),
     "cgls": lambda op, y, progress: baselines.cgls(op, y, progress=progress),
@@ -59,7 +62,8 @@ class DiffusionMethod:
     second step, ``averaged`` partitions per step); ``noise_correlation``: correlation of the
     re-noising noise between neighbouring slices; ``iscs``: draw that noise by ISCS's rule
     (:func:`~.diffusion.iscs_noise`) instead; ``warm_start``: start at this timestep from
-    the CGLS reconstruction (SDEdit-style) instead of pure noise at ``T − 1``.
+    the CGLS reconstruction (SDEdit-style) instead of pure noise at ``T − 1``; ``eta``: the
+    DDIM stochasticity η (``eta=`` given to :func:`run_method` overrides it).
     """
 
     prior_kind: str
@@ -68,13 +72,15 @@ class DiffusionMethod:
     noise_correlation: float = 0.0
     iscs: bool = False
     warm_start: int | None = None
+    eta: float = PAPER_ETA
 
     def solve(self, operator, y, *, checkpoint=None, steps: int = 50, seed: int = 0,
               samples: int = 1, device="cpu", progress: bool = False, **solver_options):
         """Reconstruct ``y`` (see :func:`run_method`)."""
         extra = {"partitions": self.partitions} if self.prior_kind == "blend" else {}
         prior = load_prior(self.prior_kind, checkpoint, device, **extra)
-        options = {"tv_z": self.tv_z, "noise_correlation": self.noise_correlation,
+        options = {"eta": self.eta, "tv_z": self.tv_z,
+                   "noise_correlation": self.noise_correlation,
                    "iscs": self.iscs, "start_timestep": self.warm_start, **solver_options}
         solver = DiffusionBlendSolver(operator, prior, steps=steps, **options)
         x_init = None

@@ -92,7 +92,8 @@ def test_train_killed_at_random_points_resumes_or_refuses_cleanly(tmp_path, caps
     resumed = load_checkpoint(run / "model.safetensors")
     assert resumed.training["steps_done"] == STEPS
 
-    assert main([*TRAIN, "--out", str(tmp_path / "straight")]) == 0
+    process = start(tmp_path / "straight")        # the same threads as every resumed run
+    assert process.wait(timeout=600) == 0, process.stderr.read()
     straight = load_checkpoint(tmp_path / "straight" / "model.safetensors")
     for (name, a), b in zip(straight.network.state_dict().items(),
                             resumed.network.state_dict().values()):
