@@ -11,8 +11,9 @@ apart, CT units), scanned noiselessly like the phantom benchmark (``benchmarks/q
 real-CT priors (every one: its phantom prior's 6,500 steps + 1,500 steps on the training
 scans, ``benchmarks/train_ct_weights.py``). 3D ADMM-TV runs at the weight
 (:data:`TV_WEIGHTS`) that scores best on the **validation** patient ``lung-2`` (its central
-slab, the same scan); the diffusion methods run at the registry's settings. Nothing is
-chosen on the test patient. Metrics as in the phantom benchmark: PSNR/SSIM per plane over
+slab, the same scan); the diffusion methods run at the registry's settings, chosen on the
+same validation slab (``ct_settings.py``); FBP-UNet is one network per scan, trained on the
+training scans (``train_ct_weights.py``). Nothing is chosen on the test patient. Metrics as in the phantom benchmark: PSNR/SSIM per plane over
 the planes that contain the object, and of the whole volume.
 
 Records go to ``ct_quality_records.jsonl`` (resumable, keyed by weights and definition like
@@ -32,6 +33,7 @@ import numpy as np
 from diffblend_astra import baselines
 from diffblend_astra.datasets import SPLITS, WORKING_GRID
 from diffblend_astra.experiment import SCANS, evaluate, make_ct_case
+from diffblend_astra.methods import DIFFUSION
 from diffblend_astra.metrics import tv_z
 from quality import (PROTOCOL, _definition, _evaluate, _machine, _read, _run, _scan_table,
                      digest_of)
@@ -40,7 +42,7 @@ from results_file import update_section
 RECORDS = Path(__file__).with_name("ct_quality_records.jsonl")
 SLICES = 16
 STEPS = 50
-METHODS = ("fbp", "cgls", "admm-tv", "dds2d", "dds", "dds-iscs", "db", "dbpp")
+METHODS = ("fbp", "cgls", "admm-tv", "fbp-unet", "dds2d", "dds", "dds-iscs", "db", "dbpp")
 TV_WEIGHTS = (3e-4, 1e-3, 3e-3)
 """ADMM-TV's λ (relative to ‖A‖², as :func:`~diffblend_astra.baselines.admm_tv` takes it)
 tried on the validation patient."""
@@ -80,6 +82,8 @@ def ct_definition(method: str) -> str:
 @lru_cache(maxsize=None)
 def digest(method: str, scan: str) -> str:
     """The digest of the bundled real-CT weights ``method`` reads ("" for none)."""
+    if method == "fbp-unet":
+        return digest_of((f"fbp-unet-ct-{scan}",))
     return digest_of(WEIGHTS.get(method.split("/")[0], ()))
 
 
@@ -117,14 +121,19 @@ def report(records: list[dict], steps: int) -> str:
              f"`{TEST}`, its central {SLICES} slices on the working grid ({WORKING_GRID.size}² "
              f"slices of {WORKING_GRID.pixel_mm:g} mm, {WORKING_GRID.slice_mm:g} mm apart, CT "
              f"units u = (HU + 1000) / 2000), noiseless projections; {steps} steps for every "
-             f"diffusion method (`dbpp` runs the 26 at t ≤ 500 from CGLS). Priors: the bundled "
+             f"diffusion method (one started from CGLS at t = 500 runs the 26 at or below it). "
+             f"Priors: the bundled "
              f"real-CT priors, every one its phantom prior (6,500 steps) fine-tuned 1,500 "
              f"steps on the training scans ({', '.join(SPLITS['train'])}; 16 crops of 64² per "
              f"step). 3D TV at the λ of {', '.join(f'{w:g}' for w in TV_WEIGHTS)} (× ‖A‖²) "
              f"that scored best on the validation patient `{VALIDATION}` (same scan, central "
              f"slab); nothing chosen on the test patient. PSNR [dB] / SSIM per plane over the "
              f"planes that contain the object, and of the whole volume; data range [0, 1]. "
-             f"Times: wall-clock seconds per volume on a shared 2-core machine."]
+             f"Times: wall-clock seconds per volume on a shared 2-core machine.", "",
+             f"Settings: every diffusion method at the registry's (`methods.DIFFUSION`, "
+             f"chosen on the validation patient by `ct_settings.py`): {settings_line()}. "
+             f"FBP-UNet: one network per scan trained from scratch on the training scans "
+             f"(2,000 steps of 16 crops of 64², `train_ct_weights.py`)."]
     for scan in SCANS:
         rows = {r["method"]: [r] for r in current if r["scan"] == scan}
         if rows:
@@ -132,6 +141,13 @@ def report(records: list[dict], steps: int) -> str:
             lines += ["", _scan_table(f"{scan} (test patient {TEST})", rows, truth,
                                       phantom=False)]
     return "\n".join(lines)
+
+
+def settings_line() -> str:
+    """Each diffusion method's η and start, as the tables ran them."""
+    def start(spec):
+        return f"from CGLS at t = {spec.warm_start}" if spec.warm_start else "from noise"
+    return "; ".join(f"{m} η {DIFFUSION[m].eta:g}, {start(DIFFUSION[m])}" for m in WEIGHTS)
 
 
 def _current(record: dict) -> str:

@@ -3,6 +3,7 @@
     python benchmarks/train_ct_weights.py blend                       # DiffusionBlend++'s prior
     python benchmarks/train_ct_weights.py slice conditional patch     # the others
     python benchmarks/train_ct_weights.py slice --steps 1500 --install
+    python benchmarks/train_ct_weights.py fbp-unet-ct-parallel-8      # an FBP-UNet per scan
 
 The budget rule, the same for every kind: start from the bundled phantom prior of the kind
 (``<kind>-phantom``: 6,500 steps on procedural phantoms, ``benchmarks/train_weights.py``),
@@ -12,6 +13,10 @@ then ``--steps`` (default 1,500) Adam steps on the real-CT training scans
 step (PaDIS: 64 patches of 32² of whole 256² slices, the same pixels), learning rate 1e-4,
 EMA 0.999 with warm-up, left–right flips (not for patches), bf16 autocast where the CPU has
 it. The validation patient and the test patient are never seen.
+
+The supervised FBP-UNets (``fbp-unet-ct-<scan>``, one per benchmark scan of 256² slices) are
+trained from scratch on the same scans: :data:`FBP_UNET_STEPS` Adam steps on 16 random 64²
+crops of (FBP, truth) slice pairs per step, learning rate 1e-3, fp32.
 
 ``--more`` trains the bundled real-CT prior ``<name>`` a further ``--steps`` (fresh Adam,
 the same recipe) into ``runs/ct-<name>-more/``: the longer-training lever at a budget of
@@ -31,14 +36,18 @@ import torch
 
 from diffblend_astra import datasets
 from diffblend_astra.checkpoint import load_bundled
-from diffblend_astra.prior_kinds import BUNDLED_KIND
+from diffblend_astra.experiment import SCANS, scan_geometry
+from diffblend_astra.prior_kinds import BUNDLED_KIND, FBP_UNET_SCANS
 from diffblend_astra.train import TrainConfig, train
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from train_weights import install  # noqa: E402
 
-NAMES = ("slice", "conditional", "blend", "patch")
+PRIORS = ("slice", "conditional", "blend", "patch")
+FBP_UNETS = tuple(f"fbp-unet-ct-{scan}" for scan in FBP_UNET_SCANS)
+NAMES = PRIORS + FBP_UNETS
 CT_STEPS = 1500
+FBP_UNET_STEPS = 2000
 CROP = 64
 PATCH_BATCH = 64
 
@@ -66,6 +75,21 @@ def train_ct(name: str, runs: Path, volumes, steps: int, crop: int = CROP, *,
                  window=base.window, schedule=base.schedule, data_summary=summary)
 
 
+def train_fbp_unet_ct(name: str, runs: Path, volumes, steps: int = FBP_UNET_STEPS) -> Path:
+    """Train the FBP-UNet ``name`` (``fbp-unet-ct-<scan>``) on the CT ``volumes``; the
+    weights file."""
+    from diffblend_astra.comparisons.fbp_unet import train_fbp_unet
+
+    grid = datasets.WORKING_GRID
+    geometry = scan_geometry(**SCANS[name.removeprefix("fbp-unet-ct-")], size=grid.size)
+    model = train_fbp_unet(volumes, geometry, steps=steps, crop=CROP, progress=True)
+    training = {"steps_done": steps, "batch": f"16 crops of {CROP}² per step",
+                "data": f"real CT training scans {', '.join(datasets.SPLITS['train'])} on "
+                        f"the {grid.label()} grid, benchmarks/train_ct_weights.py"}
+    (runs / name).mkdir(parents=True, exist_ok=True)
+    return model.save(runs / name / "model.safetensors", training=training)
+
+
 def _total_steps(training: dict) -> int:
     """Steps of a prior, its initialisation included."""
     return int(training.get("steps_done", 0)) + int(
@@ -85,10 +109,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     volumes = [torch.from_numpy(v) for _, v in datasets.training_volumes()]
     for name in args.names:
-        weights = train_ct(name, args.runs, volumes, args.steps, more=args.more)
+        if name in FBP_UNETS:
+            weights = train_fbp_unet_ct(name, args.runs, volumes)
+        else:
+            weights = train_ct(name, args.runs, volumes, args.steps, more=args.more)
         print(f"{name}: {weights}", flush=True)
         if args.install:
-            install(weights, name, half=True)
+            install(weights, name, half=name in PRIORS)
     return 0
 
 

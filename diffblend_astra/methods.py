@@ -14,7 +14,7 @@ admm-tv    isotropic 3D TV by ADMM
 dds2d      2D-slice prior + CG data consistency (DDS without TV)
 dds        2D-slice prior + ADMM-TV-z data consistency (DDS)
 dds-iscs   DDS with ISCS's slice-consistent re-noising noise in place of the TV-z term, as
-           the ISCS authors run DDS (2D-slice prior + CG)
+           the ISCS authors run DDS (2D-slice prior + CG), started like dbpp
 db         DiffusionBlend: conditional 3-slice prior + CG
 dbpp       DiffusionBlend++: blended 3-slice-patch prior + a weak TV-z term in the data
            step (as the reference DiffusionBlend++ code does), started from CGLS at
@@ -99,10 +99,10 @@ DBPP_WARM_START = 500
 its schedule at or below it (26 of 50): above it, where the measurements already fix the
 coarse volume, every prior does little, and the time goes to the steps that matter."""
 
-DIFFUSION = {
+DIFFUSION = {          # η and warm starts: chosen on real-CT validation (benchmarks/ct_settings.py)
     "dds2d": DiffusionMethod("slice"),
     "dds": DiffusionMethod("slice", tv_z=DDS_TV_Z),
-    "dds-iscs": DiffusionMethod("slice", iscs=True),
+    "dds-iscs": DiffusionMethod("slice", iscs=True, warm_start=DBPP_WARM_START),
     "db": DiffusionMethod("conditional"),
     "dbpp": DiffusionMethod("blend", tv_z=DDS_TV_Z, warm_start=DBPP_WARM_START),
     "dbpp-cg": DiffusionMethod("blend"),

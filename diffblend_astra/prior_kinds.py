@@ -1,24 +1,27 @@
 """The kinds of network the package reads and writes, in one table: a new kind is one row
 here plus its classes.
 
-===========  ========  ==================  ====================  ===========================
+===========  ========  ==================  ====================  ============================
 kind         channels  network             prior                 bundled weights
-===========  ========  ==================  ====================  ===========================
+===========  ========  ==================  ====================  ============================
 blend        3 → 3     ``EpsilonNetwork``  ``BlendPrior``        ``blend``, ``blend-phantom``
 slice        1 → 1     ``EpsilonNetwork``  ``SlicePrior``        ``slice``, ``slice-phantom``,
                                                                  ``slice-coronal``
 conditional  3 → 1     ``EpsilonNetwork``  ``ConditionalPrior``  ``conditional``,
                                                                  ``conditional-phantom``
 patch        3 → 1     ``PatchNetwork``    ``PatchPrior``        ``patch``, ``patch-phantom``
-fbp-unet     1 → 1     ``ResidualUNet``    — (supervised)        ``fbp-unet-<scan>``
-===========  ========  ==================  ====================  ===========================
+fbp-unet     1 → 1     ``ResidualUNet``    — (supervised)        ``fbp-unet-<scan>``,
+                                                                 ``fbp-unet-ct-<scan>``
+===========  ========  ==================  ====================  ============================
 
 The plain names are the real-CT priors (fine-tuned on the training scans of
 :mod:`.datasets`, any slice size); ``-phantom`` ones are trained on the procedural phantoms
-(64² slices), as are ``slice-coronal`` and the FBP-UNets.
+(64² slices), as are ``slice-coronal`` and the ``fbp-unet-<scan>`` FBP-UNets;
+``fbp-unet-ct-<scan>`` are trained on the real-CT training scans on the working grid (256²).
 
 Networks are in :mod:`.networks`, priors in :mod:`.priors`. ``channels`` are the network's
-``(in, out)`` image channels; ``kind`` is what a checkpoint sidecar records. The first four are score priors (:data:`PRIOR_CLASSES`), which
+``(in, out)`` image channels; ``kind`` is what a checkpoint sidecar records. The first four
+are score priors (:data:`PRIOR_CLASSES`), which
 :func:`~.checkpoint.load_prior` builds; ``fbp-unet`` is the supervised network of the
 FBP-UNet comparison (:mod:`diffblend_astra.comparisons.fbp_unet`), which
 :func:`~.checkpoint.load_checkpoint` reads like any other. :func:`named_config` gives each
@@ -60,7 +63,8 @@ KINDS = {
     "patch": Kind((3, 1), PatchNetwork, PatchPrior, {"patch": "patch_ct",
                                                      "patch-phantom": "patch_tiny"}),
     "fbp-unet": Kind((1, 1), ResidualUNet, None, {
-        f"fbp-unet-{scan}": f"fbp_unet_{scan.replace('-', '_')}" for scan in FBP_UNET_SCANS}),
+        f"fbp-unet-{ct}{scan}": f"fbp_unet_{ct.replace('-', '_')}{scan.replace('-', '_')}"
+        for ct in ("", "ct-") for scan in FBP_UNET_SCANS}),
 }
 
 PRIOR_CLASSES = {kind: row.prior_class for kind, row in KINDS.items()

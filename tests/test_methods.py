@@ -14,13 +14,13 @@ from diffblend_astra.solver import DiffusionBlendSolver
 
 
 def test_dbpp_is_the_blend_prior_with_a_tv_z_data_step_started_from_cgls():
-    from diffblend_astra.methods import DBPP_WARM_START
+    from diffblend_astra.methods import DBPP_WARM_START, DIFFUSION
 
     case = make_case(index=0, slices=9, **SCANS["parallel-8"])
     assert {"dbpp", "dbpp-cg"} <= set(METHODS)
     x = run_method("dbpp", case.operator, case.y, steps=4, seed=3)
     solver = DiffusionBlendSolver(case.operator, load_prior("blend"), steps=4, tv_z=DDS_TV_Z,
-                                  start_timestep=DBPP_WARM_START)
+                                  start_timestep=DBPP_WARM_START, eta=DIFFUSION["dbpp"].eta)
     start = baselines.cgls(case.operator, case.y)
     assert torch.equal(x, solver.reconstruct(case.y, x_init=start, seed=3, progress=False))
     plain = run_method("dbpp-cg", case.operator, case.y, steps=4, seed=3)
@@ -49,8 +49,11 @@ def test_dds_iscs_is_the_slice_prior_with_cg_and_iscs_noise():
     case = make_case(index=0, slices=9, **SCANS["parallel-8"])
     x = run_method("dds-iscs", case.operator, case.y, steps=3, seed=2)
     assert x.shape == (9, 64, 64) and torch.isfinite(x).all()
-    solver = DiffusionBlendSolver(case.operator, load_prior("slice"), steps=3, iscs=True)
-    assert torch.equal(x, solver.reconstruct(case.y, seed=2, progress=False))
+    spec = DIFFUSION["dds-iscs"]
+    solver = DiffusionBlendSolver(case.operator, load_prior("slice"), steps=3, iscs=True,
+                                  eta=spec.eta, start_timestep=spec.warm_start)
+    start = baselines.cgls(case.operator, case.y) if spec.warm_start else None
+    assert torch.equal(x, solver.reconstruct(case.y, x_init=start, seed=2, progress=False))
     assert not torch.allclose(x, run_method("dds2d", case.operator, case.y, steps=3, seed=2))
     with pytest.raises(ValueError, match="noise_correlation=0"):
         run_method("dds-iscs", case.operator, case.y, steps=3, noise_correlation=0.5)

@@ -93,10 +93,11 @@ class FbpUnet:
                      for k, v in self.geometry["proj_geom"].items()}
         return proj_geom, dict(self.geometry["vol_geom"])
 
-    def save(self, path) -> Path:
-        """Write the model as an ``fbp-unet`` checkpoint (``path``: ``NAME.safetensors``)."""
+    def save(self, path, *, training: dict | None = None) -> Path:
+        """Write the model as an ``fbp-unet`` checkpoint (``path``: ``NAME.safetensors``),
+        with ``training``, what it was trained on, in the sidecar."""
         return save_checkpoint(path, self.network, kind="fbp-unet", window=self.window,
-                               options={"geometry": self.geometry})
+                               options={"geometry": self.geometry}, training=training)
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Checkpoint) -> "FbpUnet":
@@ -131,27 +132,48 @@ def training_pairs(volumes, geometry, window: IntensityWindow):
             window.to_network(torch.cat(targets))[:, None])
 
 
+def _same_crops(batches, crop: int, generator: torch.Generator):
+    """A random ``crop × crop`` window per sample of ``(B, C, H, W)`` batches, the same
+    window in each batch."""
+    height, width = batches[0].shape[-2:]
+    count = batches[0].shape[0]
+    rows = torch.randint(height - crop + 1, (count,), generator=generator).tolist()
+    cols = torch.randint(width - crop + 1, (count,), generator=generator).tolist()
+    return tuple(torch.stack([b[k, :, r:r + crop, c:c + crop] for k, (r, c) in
+                              enumerate(zip(rows, cols))]) for b in batches)
+
+
 def train_fbp_unet(volumes, geometry, *, steps: int = 2000, batch_size: int = 16,
                    learning_rate: float = 1e-3, config: UNetConfig = UNetConfig(),
                    window: IntensityWindow = IntensityWindow(0.0, 1.0), seed: int = 0,
-                   device: str | torch.device = "cpu", progress: bool = False) -> FbpUnet:
+                   crop: int | None = None, device: str | torch.device = "cpu",
+                   progress: bool = False) -> FbpUnet:
     """Train an FBP-UNet for ``geometry = (proj_geom, vol_geom)`` (a 2D ASTRA pair).
 
     ``volumes``: ``(Z, Y, X)`` arrays in physical units whose slices fit ``vol_geom``. Each
     step draws ``batch_size`` slices with :func:`~..train.step_generator` ``(seed, step)``
-    and takes an Adam step on the mean squared error in network units.
+    (``crop``: a random ``crop × crop`` window of each, the same in the FBP and the volume;
+    the network is fully convolutional and reconstructs whole slices) and takes an Adam step
+    on the mean squared error in network units.
     """
     if steps < 1 or batch_size < 1:
         raise ValueError(f"steps and batch_size must be >= 1, got {steps}, {batch_size}")
     inputs, targets = training_pairs(volumes, geometry, window)
+    if crop is not None and not 1 <= crop <= min(inputs.shape[-2:]):
+        raise ValueError(f"crop must lie in [1, {min(inputs.shape[-2:])}] (the slice size), "
+                         f"got {crop}")
     with torch.random.fork_rng():       # seeded initial weights, global RNG state restored
         torch.manual_seed(seed)
         network = ResidualUNet(config)
     network.to(device).train()
     optimizer = torch.optim.Adam(network.parameters(), lr=learning_rate)
     for step in tqdm(range(steps), disable=not progress, desc="train FBP-UNet"):
-        index = torch.randint(inputs.shape[0], (batch_size,), generator=step_generator(seed, step))
-        loss = F.mse_loss(network(inputs[index].to(device)), targets[index].to(device))
+        g = step_generator(seed, step)
+        index = torch.randint(inputs.shape[0], (batch_size,), generator=g)
+        x, target = inputs[index], targets[index]
+        if crop is not None:
+            x, target = _same_crops((x, target), crop, g)
+        loss = F.mse_loss(network(x.to(device)), target.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
