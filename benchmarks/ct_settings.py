@@ -4,14 +4,14 @@
     python benchmarks/ct_settings.py --methods dds-iscs  # one method's candidates
     python benchmarks/ct_settings.py --report            # rebuild the table from the records
 
-DB++, DDS and DDS + ISCS run on the validation patient ``lung-2`` (its central 16 slices on
-the working grid, the case of ``ct_quality.py``), 8 parallel views, 50 steps, with the
-bundled real-CT priors, at each of their candidate settings (:data:`CANDIDATES`): DDIM η
-and, for the 2D-prior methods, with or without DB++'s warm start (CGLS noised to t = 500,
-then the 26 steps at or below it). The candidate
-with the best volume PSNR is the method's setting in the registry
-(:data:`diffblend_astra.methods.DIFFUSION`); the table marks it and says whether the registry
-holds it. The test patient is never used here.
+Every diffusion method of the real-CT table runs on the validation patient ``lung-2`` (its
+central 16 slices on the working grid, the case of ``ct_quality.py``), 8 parallel views,
+50 steps, with the bundled real-CT priors, at each of its candidate settings
+(:data:`CANDIDATES`): DDIM η and, for DDS and DDS + ISCS, with or without DB++'s warm start
+(CGLS noised to t = 500, then the 26 steps at or below it). The candidate with the best
+volume PSNR is the method's setting in the registry (:data:`diffblend_astra.methods.
+DIFFUSION`); the table marks it and says whether the registry holds it. The test patient is
+never used here.
 
 Records go to ``ct_settings_records.jsonl`` (resumable; keyed by the weights' digest and by
 what the method is apart from the tuned settings); the table goes to the "ct-settings"
@@ -44,11 +44,12 @@ _ETAS = (PAPER_ETA, 0.5, 0.0)
 CANDIDATES = {
     "dds-iscs": [(eta, warm) for warm in (None, WARM) for eta in _ETAS],
     "dbpp": [(eta, WARM) for eta in _ETAS],
-    "dds": [(eta, warm) for warm in (None, WARM) for eta in _ETAS[:2]],
+    "dds": [(eta, warm) for warm in (None, WARM) for eta in _ETAS],
+    "db": [(eta, None) for eta in _ETAS[:2]],
+    "dds2d": [(eta, None) for eta in _ETAS[:2]],
 }
-"""``(η, warm start)`` tried per method (``None``: from pure noise at T − 1). DDS's η = 0
-(below its η = 0.5 on this slab in a first look) is left out for time; DB and DDS-2D are
-not tuned and run at the paper's η."""
+"""``(η, warm start)`` tried per method (``None``: from pure noise at T − 1); DB and DDS-2D,
+not the methods the comparison is about, only at two η."""
 
 
 def base_definition(method: str) -> str:

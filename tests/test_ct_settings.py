@@ -30,13 +30,13 @@ def record(settings, method, eta, warm, volume_psnr, weights=None):
 
 def test_a_method_is_chosen_only_once_all_its_candidates_are_measured(benchmarks):
     settings = benchmarks[0]
-    candidates = settings.CANDIDATES["dds"]
-    records = [record(settings, "dds", eta, warm, 20.0 + k)
+    candidates = settings.CANDIDATES["db"]
+    records = [record(settings, "db", eta, warm, 20.0 + k)
                for k, (eta, warm) in enumerate(candidates)]
-    assert settings.chosen(records[:-1]).get("dds") is None
-    assert settings.chosen(records)["dds"] == candidates[-1]
-    better_elsewhere = record(settings, "dds", *candidates[0], 99.0, weights="other")
-    assert settings.chosen([*records, better_elsewhere])["dds"] == candidates[-1]
+    assert settings.chosen(records[:-1]).get("db") is None
+    assert settings.chosen(records)["db"] == candidates[-1]
+    better_elsewhere = record(settings, "db", *candidates[0], 99.0, weights="other")
+    assert settings.chosen([*records, better_elsewhere])["db"] == candidates[-1]
 
 
 def test_the_registry_runs_every_method_at_its_setting_chosen_on_validation(benchmarks):
