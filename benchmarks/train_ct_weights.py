@@ -16,7 +16,8 @@ it. The validation patient and the test patient are never seen.
 
 The supervised FBP-UNets (``fbp-unet-ct-<scan>``, one per benchmark scan of 256² slices) are
 trained from scratch on the same scans: :data:`FBP_UNET_STEPS` Adam steps on 16 random 64²
-crops of (FBP, truth) slice pairs per step, learning rate 1e-3, fp32.
+crops of (FBP, truth) slice pairs per step, learning rate 1e-3, fp32, bundled in float16
+like the priors.
 
 ``--more`` trains the bundled real-CT prior ``<name>`` a further ``--steps`` (fresh Adam,
 the same recipe) into ``runs/ct-<name>-more/``: the longer-training lever at a budget of
@@ -115,7 +116,7 @@ def main(argv=None) -> int:
             weights = train_ct(name, args.runs, volumes, args.steps, more=args.more)
         print(f"{name}: {weights}", flush=True)
         if args.install:
-            install(weights, name, half=name in PRIORS)
+            install(weights, name, half=True)
     return 0
 
 

@@ -101,7 +101,7 @@ coarse volume, every prior does little, and the time goes to the steps that matt
 
 DIFFUSION = {          # η and warm starts: chosen on real-CT validation (benchmarks/ct_settings.py)
     "dds2d": DiffusionMethod("slice"),
-    "dds": DiffusionMethod("slice", tv_z=DDS_TV_Z),
+    "dds": DiffusionMethod("slice", tv_z=DDS_TV_Z, eta=0.5),
     "dds-iscs": DiffusionMethod("slice", iscs=True, warm_start=DBPP_WARM_START),
     "db": DiffusionMethod("conditional"),
     "dbpp": DiffusionMethod("blend", tv_z=DDS_TV_Z, warm_start=DBPP_WARM_START),
