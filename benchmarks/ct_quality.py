@@ -135,7 +135,8 @@ def report(records: list[dict], steps: int) -> str:
              f"FBP-UNet: one network per scan trained from scratch on the training scans "
              f"(2,000 steps of 16 crops of 64², `train_ct_weights.py`)."]
     for scan in SCANS:
-        rows = {r["method"]: [r] for r in current if r["scan"] == scan}
+        found = {r["method"]: [r] for r in current if r["scan"] == scan}
+        rows = {m: found[m] for m in sorted(found, key=lambda m: METHODS.index(m.split("/")[0]))}
         if rows:
             truth = np.mean([r[0]["truth_tv_z"] for r in rows.values()])
             lines += ["", _scan_table(f"{scan} (test patient {TEST})", rows, truth,

@@ -3,15 +3,21 @@
     python benchmarks/ct_settings.py                     # the whole grid, then the table
     python benchmarks/ct_settings.py --methods dds-iscs  # one method's candidates
     python benchmarks/ct_settings.py --report            # rebuild the table from the records
+    python benchmarks/ct_settings.py --methods dbpp --checkpoint runs/ct-blend-more/model.safetensors
 
 Every diffusion method of the real-CT table runs on the validation patient ``lung-2`` (its
 central 16 slices on the working grid, the case of ``ct_quality.py``), 8 parallel views,
 50 steps, with the bundled real-CT priors, at each of its candidate settings
-(:data:`CANDIDATES`): DDIM η and, for DDS and DDS + ISCS, with or without DB++'s warm start
-(CGLS noised to t = 500, then the 26 steps at or below it). The candidate with the best
+(:data:`CANDIDATES`): DDIM η and, for DB++, DDS and DDS + ISCS, with or without DB++'s
+warm start (CGLS noised to t = 500, then the 26 steps at or below it). The candidate with the best
 volume PSNR is the method's setting in the registry (:data:`diffblend_astra.methods.
 DIFFUSION`); the table marks it and says whether the registry holds it. The test patient is
 never used here.
+
+``--checkpoint`` measures a prior lever instead: the methods at their registry settings, with
+the prior of that checkpoint, on the same slab (records in ``ct_levers_records.jsonl``, with
+the checkpoint's training steps; no table); ``--test-patient`` reports a lever chosen on
+validation on the test patient's slab.
 
 Records go to ``ct_settings_records.jsonl`` (resumable; keyed by the weights' digest and by
 what the method is apart from the tuned settings); the table goes to the "ct-settings"
@@ -31,19 +37,20 @@ from pathlib import Path
 from diffblend_astra.diffusion import VPSchedule
 from diffblend_astra.experiment import evaluate_method
 from diffblend_astra.methods import DIFFUSION, PAPER_ETA
-from ct_quality import SLICES, STEPS, VALIDATION, WEIGHTS, case_for
+from ct_quality import SLICES, STEPS, TEST, VALIDATION, WEIGHTS, case_for
 from quality import PLANES, _machine, _read, digest_of
 from results_file import update_section
 
 RECORDS = Path(__file__).with_name("ct_settings_records.jsonl")
+LEVERS = Path(__file__).with_name("ct_levers_records.jsonl")
 SCAN = "parallel-8"
 WARM = 500
-"""The warm start tried for the 2D-prior methods: DB++'s (:data:`~diffblend_astra.methods.
+"""The warm start tried: DB++'s own (:data:`~diffblend_astra.methods.
 DBPP_WARM_START`)."""
 _ETAS = (PAPER_ETA, 0.5, 0.0)
 CANDIDATES = {
     "dds-iscs": [(eta, warm) for warm in (None, WARM) for eta in _ETAS],
-    "dbpp": [(eta, WARM) for eta in _ETAS],
+    "dbpp": [(eta, warm) for warm in (WARM, None) for eta in (_ETAS if warm else _ETAS[:2])],
     "dds": [(eta, warm) for warm in (None, WARM) for eta in _ETAS],
     "db": [(eta, None) for eta in _ETAS[:2]],
     "dds2d": [(eta, None) for eta in _ETAS[:2]],
@@ -86,6 +93,26 @@ def run(records: Path, methods) -> None:
             with open(records, "a") as f:
                 f.write(json.dumps(record) + "\n")
             print(json.dumps(record), flush=True)
+
+
+def run_lever(records: Path, methods, checkpoint: Path, patient: str = VALIDATION) -> None:
+    """Each of ``methods`` at its registry setting with the prior ``checkpoint``, on the
+    central slab of ``patient``; appends a record per method."""
+    from diffblend_astra.checkpoint import load_checkpoint
+
+    training = load_checkpoint(checkpoint).training
+    steps = training.get("steps_done", 0) + training.get("initialised_from", {}).get("steps", 0)
+    case = case_for(patient)(0, SCAN)
+    for method in methods:
+        result = evaluate_method(case, method, steps=STEPS, seed=0, checkpoint=checkpoint)
+        record = {"scan": f"{SCAN}@{patient}", "method": method, "checkpoint": str(checkpoint),
+                  "prior_steps": steps, "eta": DIFFUSION[method].eta,
+                  "warm_start": DIFFUSION[method].warm_start,
+                  "psnr": {p: round(result["metrics"][p]["psnr"], 3) for p in (*PLANES, "volume")},
+                  "seconds": round(result["seconds"], 1), "date": str(datetime.date.today())}
+        with open(records, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        print(json.dumps(record), flush=True)
 
 
 def current(records: list[dict]) -> list[dict]:
@@ -145,7 +172,16 @@ def main(argv=None) -> int:
                         default=list(CANDIDATES))
     parser.add_argument("--report", action="store_true", help="only rebuild the table")
     parser.add_argument("--records", type=Path, default=RECORDS)
+    parser.add_argument("--checkpoint", type=Path,
+                        help="measure this prior at the registry's settings instead")
+    parser.add_argument("--test-patient", action="store_true",
+                        help="with --checkpoint: report the lever on the test patient (once "
+                             "it is chosen on validation)")
     args = parser.parse_args(argv)
+    if args.checkpoint is not None:
+        run_lever(LEVERS, args.methods, args.checkpoint,
+                  TEST if args.test_patient else VALIDATION)
+        return 0
     if not args.report:
         run(args.records, args.methods)
     text = report(_read(args.records))
