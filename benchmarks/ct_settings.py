@@ -46,7 +46,7 @@ LEVERS = Path(__file__).with_name("ct_levers_records.jsonl")
 SCAN = "parallel-8"
 WARM = 500
 """The warm start tried: DB++'s own (:data:`~diffblend_astra.methods.
-DBPP_WARM_START`)."""
+CGLS_WARM_START`)."""
 _ETAS = (PAPER_ETA, 0.5, 0.0)
 CANDIDATES = {
     "dds-iscs": [(eta, warm) for warm in (None, WARM) for eta in _ETAS],

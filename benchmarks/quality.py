@@ -43,7 +43,7 @@ import numpy as np
 from diffblend_astra.checkpoint import bundled_path
 from diffblend_astra.diffusion import VPSchedule
 from diffblend_astra.experiment import SCANS, evaluate_method, make_case
-from diffblend_astra.methods import CLASSICAL, DBPP_WARM_START, DDS_TV_Z, DIFFUSION, PAPER_ETA
+from diffblend_astra.methods import CLASSICAL, CGLS_WARM_START, DDS_TV_Z, DIFFUSION, PAPER_ETA
 from diffblend_astra.metrics import tv_z
 from results_file import update_section
 
@@ -65,7 +65,7 @@ def phantom_spec(name: str):
     paper's η for every method, DB++ alone warm-started (the registry's own settings are
     chosen on real CT, ``ct_settings.py``)."""
     return replace(DIFFUSION[name], eta=PAPER_ETA,
-                   warm_start=DBPP_WARM_START if name == "dbpp" else None)
+                   warm_start=CGLS_WARM_START if name == "dbpp" else None)
 
 
 _DBPP = phantom_spec("dbpp")

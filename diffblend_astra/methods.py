@@ -14,11 +14,10 @@ admm-tv    isotropic 3D TV by ADMM
 dds2d      2D-slice prior + CG data consistency (DDS without TV)
 dds        2D-slice prior + ADMM-TV-z data consistency (DDS)
 dds-iscs   DDS with ISCS's slice-consistent re-noising noise in place of the TV-z term, as
-           the ISCS authors run DDS (2D-slice prior + CG), started like dbpp
+           the ISCS authors run DDS (2D-slice prior + CG), started from CGLS at t = 500
 db         DiffusionBlend: conditional 3-slice prior + CG
 dbpp       DiffusionBlend++: blended 3-slice-patch prior + a weak TV-z term in the data
-           step (as the reference DiffusionBlend++ code does), started from CGLS at
-           t = 500: the measured best combination (``benchmarks/RESULTS.md``)
+           step (as the reference DiffusionBlend++ code does), from noise
 dbpp-cg    DiffusionBlend++ with the paper's plain CG data step
 mbir       DiffusionMBIR (VE predictor–corrector + ADMM-TV-z), see :mod:`.comparisons`
 tpdm       TPDM: axial and coronal slice priors alternating (coronal weights required)
@@ -94,17 +93,17 @@ DDS_TV_Z = (2e-2, 4e-4)
 """DDS's (ρ, λ) relative to ‖A‖² (:class:`~.consistency.AdmmTvZ`); λ/ρ = 0.02 in
 intensity units."""
 
-DBPP_WARM_START = 500
-"""DiffusionBlend++ starts from the CGLS reconstruction noised to t = 500 and runs the steps of
-its schedule at or below it (26 of 50): above it, where the measurements already fix the
-coarse volume, every prior does little, and the time goes to the steps that matter."""
+CGLS_WARM_START = 500
+"""A warm start: the CGLS reconstruction noised to t = 500, then the steps of the schedule at
+or below it (26 of 50). Above it the measurements already fix the coarse volume and a prior
+does little; on real CT it is DDS + ISCS's chosen start, and DB++'s on the phantoms."""
 
 DIFFUSION = {          # η and warm starts: chosen on real-CT validation (benchmarks/ct_settings.py)
     "dds2d": DiffusionMethod("slice"),
     "dds": DiffusionMethod("slice", tv_z=DDS_TV_Z, eta=0.5),
-    "dds-iscs": DiffusionMethod("slice", iscs=True, warm_start=DBPP_WARM_START),
+    "dds-iscs": DiffusionMethod("slice", iscs=True, warm_start=CGLS_WARM_START),
     "db": DiffusionMethod("conditional"),
-    "dbpp": DiffusionMethod("blend", tv_z=DDS_TV_Z, warm_start=DBPP_WARM_START),
+    "dbpp": DiffusionMethod("blend", tv_z=DDS_TV_Z),
     "dbpp-cg": DiffusionMethod("blend"),
 }
 

@@ -13,15 +13,16 @@ from diffblend_astra.metrics import tv_z
 from diffblend_astra.solver import DiffusionBlendSolver
 
 
-def test_dbpp_is_the_blend_prior_with_a_tv_z_data_step_started_from_cgls():
-    from diffblend_astra.methods import DBPP_WARM_START, DIFFUSION
+def test_dbpp_is_the_blend_prior_with_a_tv_z_data_step_at_its_registry_settings():
+    from diffblend_astra.methods import DIFFUSION
 
+    spec = DIFFUSION["dbpp"]
     case = make_case(index=0, slices=9, **SCANS["parallel-8"])
     assert {"dbpp", "dbpp-cg"} <= set(METHODS)
     x = run_method("dbpp", case.operator, case.y, steps=4, seed=3)
     solver = DiffusionBlendSolver(case.operator, load_prior("blend"), steps=4, tv_z=DDS_TV_Z,
-                                  start_timestep=DBPP_WARM_START, eta=DIFFUSION["dbpp"].eta)
-    start = baselines.cgls(case.operator, case.y)
+                                  start_timestep=spec.warm_start, eta=spec.eta)
+    start = baselines.cgls(case.operator, case.y) if spec.warm_start else None
     assert torch.equal(x, solver.reconstruct(case.y, x_init=start, seed=3, progress=False))
     plain = run_method("dbpp-cg", case.operator, case.y, steps=4, seed=3)
     assert tv_z(x) < tv_z(plain)
