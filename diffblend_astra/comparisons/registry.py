@@ -43,7 +43,8 @@ def bundled_fbp_unet(operator, device="cpu") -> FbpUnet:
             if model.fits(operator):
                 return model
     raise ValueError("no bundled FBP-UNet was trained for this geometry (they exist for the "
-                     "benchmark scans of diffblend_astra.experiment.SCANS, 64² slices): train "
+                     "benchmark scans of diffblend_astra.experiment.SCANS, on 64² and 256² "
+                     "slices): train "
                      "one with diffblend_astra.comparisons.fbp_unet.train_fbp_unet and pass its "
                      "checkpoint")
 
