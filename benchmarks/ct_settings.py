@@ -40,6 +40,7 @@ from diffblend_astra.methods import DIFFUSION, PAPER_ETA
 from ct_quality import SLICES, STEPS, TEST, VALIDATION, WEIGHTS, case_for
 from quality import PLANES, _machine, _read, digest_of
 from results_file import update_section
+from train_ct_weights import total_steps
 
 RECORDS = Path(__file__).with_name("ct_settings_records.jsonl")
 LEVERS = Path(__file__).with_name("ct_levers_records.jsonl")
@@ -100,8 +101,7 @@ def run_lever(records: Path, methods, checkpoint: Path, patient: str = VALIDATIO
     central slab of ``patient``; appends a record per method."""
     from diffblend_astra.checkpoint import load_checkpoint
 
-    training = load_checkpoint(checkpoint).training
-    steps = training.get("steps_done", 0) + training.get("initialised_from", {}).get("steps", 0)
+    steps = total_steps(load_checkpoint(checkpoint).training)
     case = case_for(patient)(0, SCAN)
     for method in methods:
         result = evaluate_method(case, method, steps=STEPS, seed=0, checkpoint=checkpoint)

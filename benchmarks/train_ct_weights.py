@@ -70,7 +70,7 @@ def train_ct(name: str, runs: Path, volumes, steps: int, crop: int = CROP, *,
                 f"{grid.label()} grid, recipe {name!r} of benchmarks/train_ct_weights.py",
         "slices": {"pixel_mm": grid.pixel_mm, "slice_mm": grid.slice_mm,
                    "intensity": datasets.INTENSITY_UNITS},
-        "initialised_from": {"weights": start, "steps": _total_steps(base.training)},
+        "initialised_from": {"weights": start, "steps": total_steps(base.training)},
     }
     return train(volumes, runs / f"ct-{name}{'-more' if more else ''}", config, resume=True, network=base.network,
                  window=base.window, schedule=base.schedule, data_summary=summary)
@@ -91,7 +91,7 @@ def train_fbp_unet_ct(name: str, runs: Path, volumes, steps: int = FBP_UNET_STEP
     return model.save(runs / name / "model.safetensors", training=training)
 
 
-def _total_steps(training: dict) -> int:
+def total_steps(training: dict) -> int:
     """Steps of a prior, its initialisation included."""
     return int(training.get("steps_done", 0)) + int(
         training.get("initialised_from", {}).get("steps") or 0)
