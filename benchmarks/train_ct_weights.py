@@ -1,8 +1,8 @@
 """Train the bundled real-CT priors: every score prior fine-tuned on real CT with one budget.
 
-    python benchmarks/train_ct_weights.py blend                       # DiffusionBlend++'s prior
+    python benchmarks/train_ct_weights.py blend --install             # DiffusionBlend++'s prior
+    python benchmarks/train_ct_weights.py blend --more --install      # its second run
     python benchmarks/train_ct_weights.py slice conditional patch     # the others
-    python benchmarks/train_ct_weights.py slice --steps 1500 --install
     python benchmarks/train_ct_weights.py fbp-unet-ct-parallel-8      # an FBP-UNet per scan
 
 The budget rule, the same for every kind: start from the bundled phantom prior of the kind
@@ -12,16 +12,18 @@ then ``--steps`` (default 1,500) Adam steps on the real-CT training scans
 :data:`~diffblend_astra.datasets.WORKING_GRID`, in CT units): 16 random crops of 64² per
 step (PaDIS: 64 patches of 32² of whole 256² slices, the same pixels), learning rate 1e-4,
 EMA 0.999 with warm-up, left–right flips (not for patches), bf16 autocast where the CPU has
-it. The validation patient and the test patient are never seen.
+it. The validation patient and the test patient are never seen. The bundled priors had two
+such runs, the first and then ``--more`` (3,000 CT steps in all).
 
 The supervised FBP-UNets (``fbp-unet-ct-<scan>``, one per benchmark scan of 256² slices) are
 trained from scratch on the same scans: :data:`FBP_UNET_STEPS` Adam steps on 16 random 64²
 crops of (FBP, truth) slice pairs per step, learning rate 1e-3, fp32, bundled in float16
 like the priors.
 
-``--more`` trains the bundled real-CT prior ``<name>`` a further ``--steps`` (fresh Adam,
-the same recipe) into ``runs/ct-<name>-more/``: the longer-training lever at a budget of
-1,500 + ``--steps`` CT steps.
+``--more`` trains the bundled real-CT prior ``<name>`` a further ``--steps`` into
+``runs/ct-<name>-more/``: the same recipe with a fresh Adam and seed :data:`MORE_SEED`, so
+that its batches (crops, flips, timesteps, noise) are new draws, not a replay of the first
+run's (each step's batch comes from a generator seeded by ``(seed, step)``).
 
 Each run writes ``runs/ct-<name>/`` (``--resume`` is implied: a stopped run continues);
 ``--install`` copies the final weights over the bundled ``<name>``, in float16.
@@ -51,6 +53,8 @@ CT_STEPS = 1500
 FBP_UNET_STEPS = 2000
 CROP = 64
 PATCH_BATCH = 64
+MORE_SEED = 1
+"""Seed of a ``--more`` run (the first CT run has seed 0)."""
 
 
 def train_ct(name: str, runs: Path, volumes, steps: int, crop: int = CROP, *,
@@ -63,7 +67,8 @@ def train_ct(name: str, runs: Path, volumes, steps: int, crop: int = CROP, *,
     patch = kind == "patch"
     config = TrainConfig(prior_kind=kind, steps=steps, learning_rate=1e-4, ema_warmup=True,
                          checkpoint_every=100, batch_size=PATCH_BATCH if patch else 16,
-                         flip_augment=not patch, crop=None if patch else crop)
+                         flip_augment=not patch, crop=None if patch else crop,
+                         seed=MORE_SEED if more else 0)
     grid = datasets.WORKING_GRID
     summary = {
         "data": f"real CT training scans {', '.join(datasets.SPLITS['train'])} on the "

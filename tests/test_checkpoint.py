@@ -76,12 +76,13 @@ def test_every_bundled_phantom_prior_has_the_same_training_budget(name):
 @pytest.mark.parametrize("name", CT_PRIORS)
 def test_every_bundled_ct_prior_is_its_phantom_prior_fine_tuned_on_the_training_scans(name):
     """The recipe of benchmarks/train_ct_weights.py: 6,500 phantom steps, then 1,500 on the
-    training scans in CT units, 64² crops (PaDIS: whole slices, its own patches)."""
+    training scans in CT units, then 1,500 more (``--more``, new draws: seed 1), 64² crops
+    (PaDIS: whole slices, its own patches)."""
     from diffblend_astra.datasets import INTENSITY_UNITS, SPLITS
 
     ck = load_bundled(name)
-    assert ck.training["initialised_from"] == {"weights": f"{name}-phantom", "steps": 6500}
-    assert ck.training["steps_done"] == 1500, name
+    assert ck.training["initialised_from"] == {"weights": name, "steps": 6500 + 1500}
+    assert ck.training["steps_done"] == 1500 and ck.training["config"]["seed"] == 1, name
     assert ck.trained_on["intensity"] == INTENSITY_UNITS
     assert ck.trained_on["crop"] == (None if name == "patch" else 64)
     assert ck.trained_on["slice_shape"] == [256, 256] and ck.trained_on["pixel_mm"] == 1.25
