@@ -8,8 +8,9 @@
 Every diffusion method of the real-CT table runs on the validation patient ``lung-2`` (its
 central 16 slices on the working grid, the case of ``ct_quality.py``), 8 parallel views,
 50 steps, with the bundled real-CT priors, at each of its candidate settings
-(:data:`CANDIDATES`): DDIM η and, for DB++, DDS and DDS + ISCS, with or without DB++'s
-warm start (CGLS noised to t = 500, then the 26 steps at or below it). The candidate with the best
+(:data:`CANDIDATES`): DDIM η; for DB++, DDS and DDS + ISCS, with or without a warm start
+(CGLS noised to t = 500, then the 26 steps at or below it); for DB++, how often its
+partitions cross (:data:`CROSS_EVERY`). The candidate with the best
 volume PSNR is the method's setting in the registry (:data:`diffblend_astra.methods.
 DIFFUSION`); the table marks it and says whether the registry holds it. The test patient is
 never used here.
@@ -33,11 +34,13 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 from diffblend_astra.diffusion import VPSchedule
 from diffblend_astra.experiment import evaluate_method
-from diffblend_astra.methods import DIFFUSION, PAPER_ETA
-from ct_quality import SLICES, STEPS, TEST, VALIDATION, WEIGHTS, case_for
+from diffblend_astra.methods import DDS_TV_Z, DIFFUSION, PAPER_ETA, DiffusionMethod
+from diffblend_astra.partition import PartitionSchedule
+from ct_quality import SLICES, STEPS, TEST, VALIDATION, WEIGHTS, case_for, prior_budget
 from quality import PLANES, _machine, _read, digest_of
 from results_file import update_section
 from train_ct_weights import total_steps
@@ -49,27 +52,90 @@ WARM = 500
 """The warm start tried: DB++'s own (:data:`~diffblend_astra.methods.
 CGLS_WARM_START`)."""
 _ETAS = (PAPER_ETA, 0.5, 0.0)
+CROSS_EVERY = (PartitionSchedule().cross_every, 0, 4)
+"""Cross-partition schedules tried for DB++ (``PartitionSchedule.cross_every``): the paper's
+every second step (the default, tried with every η and start), never (adjacent triples
+only), every fourth. A cross triple spans 3 slices, 15 mm on the working grid."""
+
+
+TV_Z_SCALES = (1.0, 0.5, 2.0)
+"""Weights of the TV-z term tried for DDS and DB++: multiples of DDS's λ
+(:data:`~diffblend_astra.methods.DDS_TV_Z`, ρ kept)."""
+
+
+class Setting(NamedTuple):
+    """One candidate: DDIM η, warm start (``None``: from pure noise at T − 1), for a
+    ``blend`` prior the cross-partition schedule, for a method with a TV-z term the multiple
+    of DDS's λ (``None``: not such a method)."""
+
+    eta: float
+    warm_start: int | None = None
+    cross_every: int | None = None
+    tv_z_scale: float | None = None
+
+
 CANDIDATES = {
-    "dds-iscs": [(eta, warm) for warm in (None, WARM) for eta in _ETAS],
-    "dbpp": [(eta, warm) for warm in (WARM, None) for eta in (_ETAS if warm else _ETAS[:2])],
-    "dds": [(eta, warm) for warm in (None, WARM) for eta in _ETAS],
-    "db": [(eta, None) for eta in _ETAS[:2]],
-    "dds2d": [(eta, None) for eta in _ETAS[:2]],
+    "dds-iscs": [Setting(eta, warm) for warm in (None, WARM) for eta in _ETAS],
+    "dbpp": ([Setting(eta, warm, CROSS_EVERY[0], 1.0) for warm in (WARM, None)
+              for eta in (_ETAS if warm else _ETAS[:2])]
+             + [Setting(PAPER_ETA, None, cross, 1.0) for cross in CROSS_EVERY[1:]]
+             + [Setting(PAPER_ETA, None, CROSS_EVERY[0], k) for k in TV_Z_SCALES[1:]]),
+    "dds": ([Setting(eta, warm, None, 1.0) for warm in (None, WARM) for eta in _ETAS]
+            + [Setting(eta, None, None, k) for eta in _ETAS[:2] for k in TV_Z_SCALES[1:]]),
+    "dbpp-cg": [Setting(eta, None, CROSS_EVERY[0]) for eta in _ETAS[:2]],
+    "db": [Setting(eta) for eta in _ETAS[:2]],
+    "dds2d": [Setting(eta) for eta in _ETAS[:2]],
 }
-"""``(η, warm start)`` tried per method (``None``: from pure noise at T − 1); DB and DDS-2D,
-not the methods the comparison is about, only at two η."""
+"""The settings tried per method. DB, DDS-2D and DB++ with plain CG (an ablation: DB++'s
+prior without the TV-z term), not the methods the comparison is about, only at two η from
+noise; DB++'s cross schedules and TV-z weights at the paper's η from noise, DDS's TV-z
+weights from noise at two η."""
+
+
+def spec_of(method: str, setting: Setting) -> DiffusionMethod:
+    """The registry's ``method`` at ``setting``."""
+    spec = replace(DIFFUSION[method], eta=setting.eta, warm_start=setting.warm_start)
+    if setting.cross_every is not None:
+        spec = replace(spec, partitions=replace(spec.partitions,
+                                                cross_every=setting.cross_every))
+    if setting.tv_z_scale is not None:
+        rho, lam = DDS_TV_Z
+        spec = replace(spec, tv_z=(rho, lam * setting.tv_z_scale))
+    return spec
+
+
+def registry_setting(method: str) -> Setting:
+    """The setting the registry runs ``method`` at."""
+    spec = DIFFUSION[method]
+    return Setting(spec.eta, spec.warm_start,
+                   spec.partitions.cross_every if spec.prior_kind == "blend" else None,
+                   None if spec.tv_z is None else round(spec.tv_z[1] / DDS_TV_Z[1], 6))
+
+
+def _defaults(method: str) -> dict:
+    """The cross schedule and TV-z weight that ``method``'s records from before they were
+    tried ran with (``None`` where the method has none)."""
+    spec = DIFFUSION[method]
+    return {"cross_every": CROSS_EVERY[0] if spec.prior_kind == "blend" else None,
+            "tv_z_scale": TV_Z_SCALES[0] if spec.tv_z is not None else None}
 
 
 def base_definition(method: str) -> str:
     """What ``method`` is apart from the settings chosen here, digested: records stay valid
     when the registry takes one of the candidates."""
-    spec = replace(DIFFUSION[method], eta=PAPER_ETA, warm_start=None)
+    spec = spec_of(method, Setting(PAPER_ETA, None, **_defaults(method)))
     return hashlib.sha256(repr(spec).encode()).hexdigest()[:12]
 
 
+def setting_of(record: dict) -> Setting:
+    """A record's setting (a field it lacks: the default it ran with)."""
+    defaults = _defaults(record["method"])
+    return Setting(record["eta"], record["warm_start"],
+                   *(record.get(field, value) for field, value in defaults.items()))
+
+
 def _key(record: dict) -> tuple:
-    return (record["method"], record["eta"], record["warm_start"], record["weights"],
-            record["definition"])
+    return (record["method"], setting_of(record), record["weights"], record["definition"])
 
 
 def run(records: Path, methods) -> None:
@@ -77,16 +143,15 @@ def run(records: Path, methods) -> None:
     done = {_key(r) for r in _read(records)}
     case = None
     for method in methods:
-        for eta, warm in CANDIDATES[method]:
-            record = {"scan": f"{SCAN}@{VALIDATION}", "method": method, "eta": eta,
-                      "warm_start": warm, "nfe": len(VPSchedule().timesteps(STEPS, warm)),
+        for setting in CANDIDATES[method]:
+            record = {"scan": f"{SCAN}@{VALIDATION}", "method": method, **setting._asdict(),
+                      "nfe": len(VPSchedule().timesteps(STEPS, setting.warm_start)),
                       "weights": digest_of(WEIGHTS[method]),
                       "definition": base_definition(method)}
             if _key(record) in done:
                 continue
             case = case or case_for(VALIDATION)(0, SCAN)
-            spec = replace(DIFFUSION[method], eta=eta, warm_start=warm)
-            result = evaluate_method(case, spec, steps=STEPS, seed=0)
+            result = evaluate_method(case, spec_of(method, setting), steps=STEPS, seed=0)
             record.update(psnr={p: round(result["metrics"][p]["psnr"], 3)
                                 for p in (*PLANES, "volume")},
                           seconds=round(result["seconds"], 1),
@@ -122,12 +187,11 @@ def current(records: list[dict]) -> list[dict]:
             and r["definition"] == base_definition(r["method"])]
 
 
-def chosen(records: list[dict]) -> dict[str, tuple[float, int | None]]:
-    """Per method whose every candidate is measured: the ``(η, warm start)`` of the best
-    volume PSNR."""
+def chosen(records: list[dict]) -> dict[str, Setting]:
+    """Per method whose every candidate is measured: the setting of the best volume PSNR."""
     best = {}
     for method, candidates in CANDIDATES.items():
-        scores = {(r["eta"], r["warm_start"]): r["psnr"]["volume"]
+        scores = {setting_of(r): r["psnr"]["volume"]
                   for r in current(records) if r["method"] == method}
         if all(c in scores for c in candidates):
             best[method] = max(candidates, key=scores.get)
@@ -142,23 +206,29 @@ def report(records: list[dict]) -> str:
              f"Command: `python benchmarks/ct_settings.py` (records in "
              f"`benchmarks/ct_settings_records.jsonl`). Validation patient `{VALIDATION}`, its "
              f"central {SLICES} slices on the working grid, {SCAN.replace('-', ', ')} views, "
-             f"{STEPS} steps, bundled real-CT priors. Warm start {WARM}: CGLS noised to "
-             f"t = {WARM}, then the steps at or below it. PSNR [dB] over the planes that "
-             f"contain the object and of the whole volume; **chosen** marks each method's "
-             f"best volume PSNR, the setting the registry runs it at (`methods.DIFFUSION`). "
-             f"Times: wall-clock seconds on a shared 2-core machine.", "",
-             "| method | η | warm start | NFE | axial | coronal | sagittal | volume | s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             f"{STEPS} steps, bundled real-CT priors (training steps {prior_budget()}). Warm "
+             f"start {WARM}: CGLS noised to t = {WARM}, then the steps at or below it. Cross "
+             f"every: DB++'s cross partitions (triples 3 slices apart) every that many steps "
+             f"(0: never). TV-z λ: the weight of the TV-z term, a multiple of DDS's "
+             f"(ρ, λ) = ({DDS_TV_Z[0]:g}, {DDS_TV_Z[1]:g}) × ‖A‖². PSNR [dB] over the planes that contain the object and of the whole "
+             f"volume; **chosen** marks each method's best volume PSNR, the setting the "
+             f"registry runs it at (`methods.DIFFUSION`). Times: wall-clock seconds on a "
+             f"shared 2-core machine.", "",
+             "| method | η | warm start | cross every | TV-z λ | NFE | axial | coronal | "
+             "sagittal | volume | s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for method in CANDIDATES:
         for r in sorted((r for r in rows if r["method"] == method),
-                        key=lambda r: (r["warm_start"] or 0, -r["eta"])):
-            mark = " **chosen**" if choice.get(method) == (r["eta"], r["warm_start"]) else ""
+                        key=lambda r: CANDIDATES[method].index(setting_of(r))):
+            setting = setting_of(r)
+            mark = " **chosen**" if choice.get(method) == setting else ""
+            cross = "–" if setting.cross_every is None else setting.cross_every
+            tv = "–" if setting.tv_z_scale is None else f"{setting.tv_z_scale:g}×"
             lines.append(f"| {method} | {r['eta']:g}{mark} | {r['warm_start'] or '–'} | "
-                         f"{r['nfe']} | " + " | ".join(f"{r['psnr'][p]:.2f}" for p in
-                                                       (*PLANES, "volume"))
+                         f"{cross} | {tv} | {r['nfe']} | "
+                         + " | ".join(f"{r['psnr'][p]:.2f}" for p in (*PLANES, "volume"))
                          + f" | {r['seconds']:.0f} |")
-    differ = [m for m, (eta, warm) in choice.items()
-              if (DIFFUSION[m].eta, DIFFUSION[m].warm_start) != (eta, warm)]
+    differ = [m for m, setting in choice.items() if registry_setting(m) != setting]
     if differ:
         lines += ["", f"The registry does not yet hold the chosen setting of "
                       f"{', '.join(differ)}."]

@@ -75,16 +75,20 @@ def make_case(*, index: int = 0, geometry: str = "parallel", views: int = 8,
 
 def make_ct_case(*, scan: str = "lung-1", slices: int = 16, geometry: str = "parallel",
                  views: int = 8, arc_degrees: float | None = None,
-                 grid=None) -> Case:
-    """The central ``slices`` slices of the real CT scan ``scan`` (the test patient by
-    default) on the working ``grid`` (:data:`~.datasets.WORKING_GRID`), in CT units,
-    scanned like :func:`make_case`. The scan is fetched on first use."""
+                 grid=None, first: int | None = None) -> Case:
+    """``slices`` slices of the real CT scan ``scan`` (the test patient by default) from
+    slice ``first`` (``None``: the central ones) on the working ``grid``
+    (:data:`~.datasets.WORKING_GRID`), in CT units, scanned like :func:`make_case`. The
+    scan is fetched on first use."""
     from . import datasets
 
     volume = datasets.working_volume(scan, grid or datasets.WORKING_GRID)
     if not 1 <= slices <= volume.shape[0]:
         raise ValueError(f"slices must lie in [1, {volume.shape[0]}] for {scan}, got {slices}")
-    start = (volume.shape[0] - slices) // 2
+    start = (volume.shape[0] - slices) // 2 if first is None else first
+    if not 0 <= start <= volume.shape[0] - slices:
+        raise ValueError(f"first must lie in [0, {volume.shape[0] - slices}] for {slices} "
+                         f"slices of {scan}, got {first}")
     truth = torch.from_numpy(np.ascontiguousarray(volume[start:start + slices]))
     z, y, x = truth.shape
     return scan_case(truth, f"real CT {scan} slices {start}-{start + slices - 1}, "

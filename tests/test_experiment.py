@@ -2,6 +2,8 @@
 
 import math
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -27,3 +29,17 @@ def test_compare_runs_every_reconstruction_in_order_with_its_time():
     assert "time [s]" in lines[1]
     assert lines[2].startswith("second") and lines[3].startswith("first")
 
+
+
+def test_a_ct_case_is_the_central_slab_or_the_one_from_a_given_slice(monkeypatch):
+    from diffblend_astra import datasets
+    from diffblend_astra.experiment import make_ct_case
+
+    volume = np.arange(20, dtype=np.float32)[:, None, None] * np.ones((1, 32, 32), np.float32)
+    monkeypatch.setattr(datasets, "working_volume", lambda scan, grid: volume)
+    central = make_ct_case(slices=6, views=4)
+    assert central.truth[:, 0, 0].tolist() == list(range(7, 13))
+    assert make_ct_case(slices=6, views=4, first=14).truth[:, 0, 0].tolist() == \
+        list(range(14, 20))
+    with pytest.raises(ValueError, match=r"first must lie in \[0, 14\]"):
+        make_ct_case(slices=6, views=4, first=15)
