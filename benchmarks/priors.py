@@ -3,9 +3,11 @@
     python benchmarks/priors.py                       # bundled priors, 4 validation phantoms
     python benchmarks/priors.py --blend runs/blend/model.safetensors   # a training run's
     python benchmarks/priors.py --quick               # 1 phantom, 9 slices, 2 levels
+    python benchmarks/priors.py --ct                  # real-CT priors, validation patient
 
-For every noise level ``t`` each held-out validation phantom (never used in training) is
-noised once, and every prior predicts the noise of the **whole volume** from that same noisy
+For every noise level ``t`` each held-out validation phantom (never used in training) — with
+``--ct``: the central :data:`CT_SLICES` slices of the real-CT validation patient on the
+working grid, scored with the bundled real-CT priors — is noised once, and every prior predicts the noise of the **whole volume** from that same noisy
 volume, the way the sampler uses it:
 
 * ``slice``: the 2D network on every slice (DDS's prior) — the reference;
@@ -22,7 +24,7 @@ Columns: the mean squared ε̂ error of each; ``gain`` = ``10 log10(MSE slice / 
 adjacency groups, the effect of the spacing label; ``bf16`` = the same relative change of the
 adjacency ε̂ under bf16 autocast. The 3-slice prior is **working** when ``blend adj`` and
 ``blend cross`` are below ``slice`` at every t ≤ 600 (the verdict line). Written into the
-"priors" section of ``benchmarks/RESULTS.md`` (not with ``--quick``).
+"priors" section of ``benchmarks/RESULTS.md`` (``--ct``: "priors ct"; not with ``--quick``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 
 import torch
 
+from diffblend_astra import datasets
 from diffblend_astra.checkpoint import load_bundled, load_checkpoint
 from diffblend_astra.diffusion import add_noise
 from diffblend_astra.partition import Partition
@@ -45,6 +48,7 @@ from results_file import update_section
 TIMESTEPS = (20, 50, 100, 200, 400, 600, 700, 900)
 WORKING_UP_TO = 600
 COLUMNS = ("slice", "blend adj", "blend cross", "blend avg", "cond", "trivial")
+CT_SLICES = 16
 
 
 def blended(network, x_t: torch.Tensor, t: int, partition: Partition,
@@ -94,24 +98,29 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--ct", action="store_true",
+                        help="the real-CT priors on the validation patient")
     parser.add_argument("--blend", type=Path,
-                        help="3-slice weights (default: the bundled phantom prior)")
+                        help="3-slice weights (default: the bundled prior)")
     parser.add_argument("--conditional", type=Path,
-                        help="conditional weights (default: the bundled phantom prior)")
+                        help="conditional weights (default: the bundled prior)")
     parser.add_argument("--volumes", type=int, default=4)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
-    volumes, slices, timesteps = ((1, 9, TIMESTEPS[:2]) if args.quick
-                                  else (args.volumes, 64, TIMESTEPS))
-    checkpoints = {"slice": load_bundled("slice-phantom"),
+    suffix = "" if args.ct else "-phantom"
+    checkpoints = {"slice": load_bundled(f"slice{suffix}"),
                    "blend": (load_checkpoint(args.blend) if args.blend
-                             else load_bundled("blend-phantom")),
+                             else load_bundled(f"blend{suffix}")),
                    "conditional": (load_checkpoint(args.conditional) if args.conditional
-                                   else load_bundled("conditional-phantom"))}
+                                   else load_bundled(f"conditional{suffix}"))}
     networks = {name: ck.network.float().eval() for name, ck in checkpoints.items()}
     schedule, window = checkpoints["slice"].schedule, checkpoints["slice"].window
-    data = [window.to_network(torch.from_numpy(phantom_volume(seed, (slices, 64, 64))))
-            for seed in validation_seeds(volumes)]
+    timesteps = TIMESTEPS[:2] if args.quick else TIMESTEPS
+    if args.ct:
+        what, volumes = validation_ct(9 if args.quick else CT_SLICES)
+    else:
+        what, volumes = validation_phantoms(*((1, 9) if args.quick else (args.volumes, 64)))
+    data = [window.to_network(v) for v in volumes]
     rows = []
     for t in timesteps:
         totals: dict[str, float] = {}
@@ -121,11 +130,31 @@ def main(argv=None) -> int:
                 totals[name] = totals.get(name, 0.0) + value / len(data)
         rows.append((t, totals))
         print(row_text(t, totals), flush=True)
-    text = table(rows, volumes, slices, checkpoints)
+    text = table(rows, what, checkpoints, ct=args.ct)
     print(text)
     if not (args.quick or args.no_write):
-        update_section("priors", text)
+        update_section("priors ct" if args.ct else "priors", text)
     return 0
+
+
+def validation_phantoms(count: int, slices: int) -> tuple[str, list[torch.Tensor]]:
+    """``count`` held-out validation phantoms of ``slices × 64²``, and their description."""
+    return (f"{count} validation phantoms ({slices} slices of 64², never used in training)",
+            [torch.from_numpy(phantom_volume(seed, (slices, 64, 64)))
+             for seed in validation_seeds(count)])
+
+
+def validation_ct(slices: int) -> tuple[str, list[torch.Tensor]]:
+    """The central ``slices`` slices of the real-CT validation patient on the working grid
+    (never used in training), and their description."""
+    (patient,) = datasets.SPLITS["validation"]
+    volume = datasets.working_volume(patient)
+    start = (volume.shape[0] - slices) // 2
+    grid = datasets.WORKING_GRID
+    return (f"the real-CT validation patient `{patient}` (its central {slices} slices, "
+            f"{start}–{start + slices - 1}, on the {grid.label()} working grid: "
+            f"{grid.size}² slices {grid.slice_mm:g} mm apart; never used in training)",
+            [torch.from_numpy(volume[start:start + slices].copy())])
 
 
 def working(rows) -> bool:
@@ -148,19 +177,18 @@ def steps_text(training: dict) -> str:
         f"{before + done} ({before} + {done})"
 
 
-def table(rows, volumes: int, slices: int, checkpoints: dict) -> str:
+def table(rows, what: str, checkpoints: dict, *, ct: bool = False) -> str:
     blend_checkpoint = checkpoints["blend"]
     budget = "training steps " + ", ".join(f"{name} {steps_text(ck.training)}"
                                            for name, ck in checkpoints.items())
     verdict = "working" if working(rows) else "NOT working"
-    lines = [f"## Priors: does a 3-slice network use the neighbours? ({datetime.date.today()}, "
-             f"{os.cpu_count()} CPU cores)", "",
-             f"Command: `python benchmarks/priors.py`. Whole-volume ε̂ error of the priors on "
-             f"{volumes} validation phantoms ({slices} slices of 64², never used in "
-             f"training), one noise draw shared by every prior (columns: module docstring of "
-             f"`benchmarks/priors.py`). 3-slice network: "
-             f"{blend_checkpoint.network.num_parameters / 1e6:.1f} M parameters, inflated from the "
-             f"2D prior's first stage; {budget}.",
+    lines = [f"## Priors{' on real CT' if ct else ''}: does a 3-slice network use the "
+             f"neighbours? ({datetime.date.today()}, {os.cpu_count()} CPU cores)", "",
+             f"Command: `python benchmarks/priors.py{' --ct' if ct else ''}`. Whole-volume ε̂ "
+             f"error of the {'real-CT' if ct else 'phantom'} priors on {what}, one noise draw "
+             f"shared by every prior (columns: module docstring of `benchmarks/priors.py`). "
+             f"3-slice network: {blend_checkpoint.network.num_parameters / 1e6:.1f} M "
+             f"parameters, inflated from the 2D prior's first stage; {budget}.",
              "",
              "| t | " + " | ".join(f"MSE {c}" for c in COLUMNS)
              + " | gain adj (dB) | label effect | bf16 change |",
