@@ -24,6 +24,7 @@ import time
 from diffblend_astra.experiment import PHANTOM_WEIGHTS, make_case
 from diffblend_astra.metrics import plane_metrics
 from diffblend_astra.methods import DIFFUSION, run_method
+from quality import phantom_spec
 from results_file import update_section
 
 METHODS = ("fbp", "cgls", "admm-tv", "dds", "dbpp")
@@ -53,10 +54,11 @@ def run_scan(views: int, slices: int, steps: int) -> tuple[dict, tuple, float, t
     rows = {}
     for method in METHODS:
         start_cpu, start_wall = time.process_time(), time.perf_counter()
-        options = ({} if method not in DIFFUSION else
-                   {"steps": steps, "seed": 0,
-                    "checkpoint": PHANTOM_WEIGHTS[DIFFUSION[method].prior_kind]})
-        volume = run_method(method, case.operator, case.y, **options)
+        spec, options = method, {}
+        if method in DIFFUSION:
+            spec = phantom_spec(method)
+            options = {"steps": steps, "seed": 0, "checkpoint": PHANTOM_WEIGHTS[spec.prior_kind]}
+        volume = run_method(spec, case.operator, case.y, **options)
         cpu, wall = time.process_time() - start_cpu, time.perf_counter() - start_wall
         rows[method] = (plane_metrics(volume, case.truth, data_range=1.0), cpu, wall)
         print(f"{views} views, {method}: volume PSNR {rows[method][0]['volume']['psnr']:.2f} dB, "
@@ -72,7 +74,8 @@ def table(results: dict, slices: int, steps: int) -> str:
              f"{slices}×64×64 (values in [0, 1]; no real CT yet), noiseless cone-beam scans over "
              f"360° (`operators.cone_beam` defaults: a detector 1.5× the volume's size), "
              f"projected on the CPU by RTK's Joseph pair (`as_operator` without a GPU); "
-             f"diffusion methods with {steps} steps and the bundled 64² weights. PSNR in dB "
+             f"diffusion methods with {steps} steps, the bundled 64² weights and the phantom "
+             f"tables' settings (`quality.phantom_spec`). PSNR in dB "
              f"over the slices that contain the object; CPU s counts every thread of the "
              f"process, wall s (and the operator's ms per call) also the waits for a CPU that "
              f"other jobs hold, so on a shared machine compare CPU s.", "",

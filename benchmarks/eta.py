@@ -25,8 +25,7 @@ import sys
 from pathlib import Path
 
 from diffblend_astra.experiment import SCANS, evaluate_method, make_case
-from diffblend_astra.methods import DIFFUSION
-from quality import WEIGHTS, _weights_digest
+from quality import WEIGHTS, _weights_digest, phantom_spec
 from results_file import update_section
 
 RECORDS = Path(__file__).with_name("eta_records.jsonl")
@@ -54,7 +53,7 @@ def run(records: Path | None, scans, indices, etas, steps: int, slices: int = 64
                     if key in have:
                         continue
                     case = case or make_case(index=index, slices=slices, **SCANS[scan])
-                    result = evaluate_method(case, DIFFUSION[method], steps=steps, seed=index,
+                    result = evaluate_method(case, phantom_spec(method), steps=steps, seed=index,
                                              eta=eta, checkpoint=WEIGHTS[method][0])
                     record = dict(zip(("scan", "index", "method", "eta", "weights"), key))
                     record["psnr"] = {p: round(result["metrics"][p]["psnr"], 3)

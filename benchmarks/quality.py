@@ -45,6 +45,7 @@ from diffblend_astra.diffusion import VPSchedule
 from diffblend_astra.experiment import SCANS, evaluate_method, make_case
 from diffblend_astra.methods import CLASSICAL, CGLS_WARM_START, DDS_TV_Z, DIFFUSION, PAPER_ETA
 from diffblend_astra.metrics import tv_z
+from diffblend_astra.partition import PartitionSchedule
 from results_file import update_section
 
 RECORDS = Path(__file__).with_name("quality_records.jsonl")
@@ -62,9 +63,9 @@ ABLATION_SCAN, ABLATION_VOLUMES, ABLATION_NFE = "parallel-8", 2, (25, 100)
 
 def phantom_spec(name: str):
     """The registry's diffusion method ``name`` at the settings of the phantom tables: the
-    paper's η for every method, DB++ alone warm-started (the registry's own settings are
-    chosen on real CT, ``ct_settings.py``)."""
-    return replace(DIFFUSION[name], eta=PAPER_ETA,
+    paper's η and partition schedule for every method, DB++ alone warm-started (the
+    registry's own settings are chosen on real CT, ``ct_settings.py``)."""
+    return replace(DIFFUSION[name], eta=PAPER_ETA, partitions=PartitionSchedule(),
                    warm_start=CGLS_WARM_START if name == "dbpp" else None)
 
 

@@ -20,7 +20,8 @@ def test_dbpp_is_the_blend_prior_with_a_tv_z_data_step_at_its_registry_settings(
     case = make_case(index=0, slices=9, **SCANS["parallel-8"])
     assert {"dbpp", "dbpp-cg"} <= set(METHODS)
     x = run_method("dbpp", case.operator, case.y, steps=4, seed=3)
-    solver = DiffusionBlendSolver(case.operator, load_prior("blend"), steps=4, tv_z=DDS_TV_Z,
+    prior = load_prior("blend", partitions=spec.partitions)
+    solver = DiffusionBlendSolver(case.operator, prior, steps=4, tv_z=DDS_TV_Z,
                                   start_timestep=spec.warm_start, eta=spec.eta)
     start = baselines.cgls(case.operator, case.y) if spec.warm_start else None
     assert torch.equal(x, solver.reconstruct(case.y, x_init=start, seed=3, progress=False))
