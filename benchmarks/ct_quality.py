@@ -9,14 +9,15 @@ The case: the central :data:`SLICES` slices of the test patient ``lung-1``
 apart, CT units), scanned noiselessly like the phantom benchmark (``benchmarks/quality.py``:
 4, 6 and 8 parallel views, 90° limited angle, 8 fan views). The methods use the bundled
 real-CT priors (each its phantom prior fine-tuned on the training scans,
-``benchmarks/train_ct_weights.py``; the tables state every prior's steps). 3D ADMM-TV runs at the weight
-(:data:`TV_WEIGHTS`) that scores best on the **validation** patient ``lung-2`` (its central
-slab, the same scan); the diffusion methods run at the registry's settings, chosen on the
-same validation slab (``ct_settings.py``); FBP-UNet is one network per scan, trained on the
-training scans (``train_ct_weights.py``). Nothing is chosen on the test patient. Metrics as in the phantom benchmark: PSNR/SSIM per
-plane over the planes that contain the object, and of the whole volume. At 8 parallel views
-DB++ and DDS also run at equal time (:data:`EQUAL_TIME`): each at the steps that take the
-other's time.
+``benchmarks/train_ct_weights.py``; the tables state every prior's steps). 3D ADMM-TV runs
+at the weight (:data:`TV_WEIGHTS`) that scores best on the **validation** patient ``lung-2``
+(its central slab, the same scan); the diffusion methods run at the registry's settings,
+chosen on the same validation slab (``ct_settings.py``); FBP-UNet is one network per scan,
+trained on the training scans (``train_ct_weights.py``). Nothing is chosen on the test
+patient. Metrics as in the phantom benchmark: PSNR/SSIM per plane over the planes that
+contain the object, and of the whole volume. At 8 parallel views DB++ and DDS also run on
+the slabs next to the central one (:data:`SLABS`) and at equal time (:data:`EQUAL_TIME`):
+each at the steps that take the other's time.
 
 Records go to ``ct_quality_records.jsonl`` (resumable, keyed by weights and definition like
 the phantom records); the tables go to the "ct-quality" section of ``RESULTS.md``.
@@ -34,7 +35,7 @@ import numpy as np
 
 from diffblend_astra import baselines
 from diffblend_astra.checkpoint import load_bundled
-from diffblend_astra.datasets import SPLITS, WORKING_GRID, working_volume
+from diffblend_astra.datasets import SPLITS, WORKING_GRID
 from diffblend_astra.experiment import SCANS, evaluate, make_ct_case
 from diffblend_astra.methods import DIFFUSION
 from diffblend_astra.metrics import tv_z
@@ -57,9 +58,10 @@ WEIGHTS = {"dds2d": ("slice",), "dds": ("slice",), "dds-iscs": ("slice",),
 TARGET_SCAN = "parallel-8"
 """The scan of the comparison's targets: DB++ and DDS also run there at equal time and on
 more slabs of the test patient."""
-SLABS = ("central", "before", "after")
-"""The test patient's slabs of :data:`SLICES` slices (record ``volume`` 0, 1, 2): the central
-one, of every table, and the ones just before and after it."""
+SLABS = {"central": 0, "before": -SLICES, "after": SLICES}
+"""The test patient's slabs of :data:`SLICES` slices (record ``volume`` 0, 1, 2) and their
+shift from the central one: the central slab, of every table, and the ones just before and
+after it."""
 SLAB_METHODS = ("dds", "dbpp")
 EQUAL_TIME = {"dbpp": STEPS // 2, "dds": 2 * STEPS}
 """Steps at which DB++ and DDS run in the other's time at :data:`STEPS` on
@@ -73,15 +75,12 @@ def _tv(lam: float) -> str:
 
 
 def case_for(patient: str):
-    """The case maker of :func:`quality._run` for ``patient``: volume ``index`` is its slab
-    ``SLABS[index]``."""
+    """The case maker of :func:`quality._run` for ``patient``: volume ``index`` is its
+    ``index``-th slab of :data:`SLABS`."""
     @lru_cache(maxsize=2)
     def case(index: int, scan: str):
-        first = None
-        if index:
-            depth = working_volume(patient).shape[0]
-            first = (depth - SLICES) // 2 + (-SLICES if SLABS[index] == "before" else SLICES)
-        return make_ct_case(scan=patient, slices=SLICES, first=first, **SCANS[scan])
+        return make_ct_case(scan=patient, slices=SLICES, shift=list(SLABS.values())[index],
+                            **SCANS[scan])
     return case
 
 
@@ -154,7 +153,8 @@ def report(records: list[dict], steps: int) -> str:
              f"Priors: the bundled "
              f"real-CT priors, each its phantom prior fine-tuned on the training scans "
              f"({', '.join(SPLITS['train'])}; 16 crops of 64² per step), training steps "
-             f"{prior_budget()}. 3D TV at the λ of {', '.join(f'{w:g}' for w in TV_WEIGHTS)} (× ‖A‖²) "
+             f"{prior_budget()}. 3D TV at the λ of "
+             f"{', '.join(f'{w:g}' for w in TV_WEIGHTS)} (× ‖A‖²) "
              f"that scored best on the validation patient `{VALIDATION}` (same scan, central "
              f"slab); nothing chosen on the test patient. PSNR [dB] / SSIM per plane over the "
              f"planes that contain the object, and of the whole volume; data range [0, 1]. "
@@ -193,18 +193,22 @@ def slab_table(records: list[dict]) -> str:
         return ""
     for plane in ("coronal", "sagittal", "volume"):
         values = {m: [psnr[m, k][plane]["psnr"] for k in range(len(SLABS))] for m in complete}
+        rows = [(m, row, "") for m, row in values.items()]
         if len(complete) == 2:
-            values["DB++ − DDS"] = [b - a for a, b in zip(values["dds"], values["dbpp"])]
-        for method, row in values.items():
-            lines.append(f"| {method} | {plane} | " + " | ".join(f"{v:+.2f}" if "−" in method
-                                                                  else f"{v:.2f}" for v in row)
-                         + f" | {np.mean(row):{'+' if '−' in method else ''}.2f} |")
+            rows.append(("DB++ − DDS", [b - a for a, b in zip(values["dds"], values["dbpp"])],
+                         "+"))
+        for label, row, sign in rows:
+            lines.append(f"| {label} | {plane} | "
+                         + " | ".join(f"{v:{sign}.2f}" for v in [*row, np.mean(row)]) + " |")
     return "\n".join(lines)
 
 
 def equal_time_table(records: list[dict]) -> str:
     """DB++ and DDS on :data:`TARGET_SCAN` at :data:`STEPS` and at the steps that match
     the other's time (:data:`EQUAL_TIME`); "" until one of the latter is measured."""
+    if not any(r["scan"] == TARGET_SCAN and r["nfe"] == EQUAL_TIME.get(r["method"])
+               for r in records):
+        return ""
     runs = [("dds", STEPS), ("dbpp", EQUAL_TIME["dbpp"]), ("dbpp", STEPS),
             ("dds", EQUAL_TIME["dds"])]
     lines = [f"### {TARGET_SCAN} at equal time (test patient {TEST})", "",
@@ -214,9 +218,6 @@ def equal_time_table(records: list[dict]) -> str:
              "| method | steps | network evaluations | axial PSNR | coronal PSNR | sagittal PSNR "
              "| volume PSNR | volume SSIM | s / volume |",
              "|---|---|---|---|---|---|---|---|---|"]
-    if not any(r["scan"] == TARGET_SCAN and r["nfe"] == EQUAL_TIME.get(r["method"])
-               for r in records):
-        return ""
     for method, nfe in runs:
         for r in (r for r in records if r["scan"] == TARGET_SCAN
                   and r["method"] == method and r["nfe"] == nfe):

@@ -10,7 +10,8 @@ central 16 slices on the working grid, the case of ``ct_quality.py``), 8 paralle
 50 steps, with the bundled real-CT priors, at each of its candidate settings
 (:data:`CANDIDATES`): DDIM η; for DB++, DDS and DDS + ISCS, with or without a warm start
 (CGLS noised to t = 500, then the 26 steps at or below it); for DB++, how often its
-partitions cross (:data:`CROSS_EVERY`). The candidate with the best
+partitions cross (:data:`CROSS_EVERY`); for DB++ and DDS, the TV-z weight
+(:data:`TV_Z_SCALES`). The candidate with the best
 volume PSNR is the method's setting in the registry (:data:`diffblend_astra.methods.
 DIFFUSION`); the table marks it and says whether the registry holds it. The test patient is
 never used here.
@@ -210,17 +211,17 @@ def report(records: list[dict]) -> str:
              f"start {WARM}: CGLS noised to t = {WARM}, then the steps at or below it. Cross "
              f"every: DB++'s cross partitions (triples 3 slices apart) every that many steps "
              f"(0: never). TV-z λ: the weight of the TV-z term, a multiple of DDS's "
-             f"(ρ, λ) = ({DDS_TV_Z[0]:g}, {DDS_TV_Z[1]:g}) × ‖A‖². PSNR [dB] over the planes that contain the object and of the whole "
-             f"volume; **chosen** marks each method's best volume PSNR, the setting the "
-             f"registry runs it at (`methods.DIFFUSION`). Times: wall-clock seconds on a "
-             f"shared 2-core machine.", "",
+             f"(ρ, λ) = ({DDS_TV_Z[0]:g}, {DDS_TV_Z[1]:g}) × ‖A‖². PSNR [dB] over the "
+             f"planes that contain the object and of the whole volume; **chosen** marks each "
+             f"method's best volume PSNR, the setting the registry runs it at "
+             f"(`methods.DIFFUSION`). Times: wall-clock seconds on a shared 2-core machine.",
+             "",
              "| method | η | warm start | cross every | TV-z λ | NFE | axial | coronal | "
              "sagittal | volume | s |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for method in CANDIDATES:
-        for r in sorted((r for r in rows if r["method"] == method),
-                        key=lambda r: CANDIDATES[method].index(setting_of(r))):
-            setting = setting_of(r)
+    for method, candidates in CANDIDATES.items():
+        for setting, r in ((c, r) for c in candidates for r in rows
+                           if r["method"] == method and setting_of(r) == c):
             mark = " **chosen**" if choice.get(method) == setting else ""
             cross = "–" if setting.cross_every is None else setting.cross_every
             tv = "–" if setting.tv_z_scale is None else f"{setting.tv_z_scale:g}×"

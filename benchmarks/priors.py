@@ -7,8 +7,9 @@
 
 For every noise level ``t`` each held-out validation phantom (never used in training) — with
 ``--ct``: the central :data:`CT_SLICES` slices of the real-CT validation patient on the
-working grid, scored with the bundled real-CT priors — is noised once, and every prior predicts the noise of the **whole volume** from that same noisy
-volume, the way the sampler uses it:
+working grid, scored with the bundled real-CT priors — is noised once, and every prior
+predicts the noise of the **whole volume** from that same noisy volume, the way the sampler
+uses it:
 
 * ``slice``: the 2D network on every slice (DDS's prior) — the reference;
 * ``blend adj`` / ``blend cross``: the 3-slice network on an adjacency partition (spacing 1)
@@ -41,6 +42,7 @@ import torch
 from diffblend_astra import datasets
 from diffblend_astra.checkpoint import load_bundled, load_checkpoint
 from diffblend_astra.diffusion import add_noise
+from diffblend_astra.experiment import ct_slab
 from diffblend_astra.partition import Partition
 from diffblend_astra.phantoms import phantom_volume, validation_seeds
 from results_file import update_section
@@ -148,13 +150,11 @@ def validation_ct(slices: int) -> tuple[str, list[torch.Tensor]]:
     """The central ``slices`` slices of the real-CT validation patient on the working grid
     (never used in training), and their description."""
     (patient,) = datasets.SPLITS["validation"]
-    volume = datasets.working_volume(patient)
-    start = (volume.shape[0] - slices) // 2
+    first, slab = ct_slab(patient, slices)
     grid = datasets.WORKING_GRID
     return (f"the real-CT validation patient `{patient}` (its central {slices} slices, "
-            f"{start}–{start + slices - 1}, on the {grid.label()} working grid: "
-            f"{grid.size}² slices {grid.slice_mm:g} mm apart; never used in training)",
-            [torch.from_numpy(volume[start:start + slices].copy())])
+            f"{first}–{first + slices - 1}, on the {grid.label()} working grid: "
+            f"{grid.size}² slices {grid.slice_mm:g} mm apart; never used in training)", [slab])
 
 
 def working(rows) -> bool:

@@ -73,25 +73,33 @@ def make_case(*, index: int = 0, geometry: str = "parallel", views: int = 8,
                      views=views, arc_degrees=arc_degrees)
 
 
-def make_ct_case(*, scan: str = "lung-1", slices: int = 16, geometry: str = "parallel",
-                 views: int = 8, arc_degrees: float | None = None,
-                 grid=None, first: int | None = None) -> Case:
-    """``slices`` slices of the real CT scan ``scan`` (the test patient by default) from
-    slice ``first`` (``None``: the central ones) on the working ``grid``
-    (:data:`~.datasets.WORKING_GRID`), in CT units, scanned like :func:`make_case`. The
-    scan is fetched on first use."""
+def ct_slab(scan: str = "lung-1", slices: int = 16, *, shift: int = 0,
+            grid=None) -> tuple[int, torch.Tensor]:
+    """``(first, truth)``: ``slices`` slices ``(slices, size, size)`` float32 of the real CT
+    scan ``scan`` on the working ``grid`` (:data:`~.datasets.WORKING_GRID`), in CT units —
+    the central ones, moved ``shift`` slices along z — and the index of the first. The scan
+    is fetched on first use."""
     from . import datasets
 
     volume = datasets.working_volume(scan, grid or datasets.WORKING_GRID)
     if not 1 <= slices <= volume.shape[0]:
         raise ValueError(f"slices must lie in [1, {volume.shape[0]}] for {scan}, got {slices}")
-    start = (volume.shape[0] - slices) // 2 if first is None else first
-    if not 0 <= start <= volume.shape[0] - slices:
-        raise ValueError(f"first must lie in [0, {volume.shape[0] - slices}] for {slices} "
-                         f"slices of {scan}, got {first}")
-    truth = torch.from_numpy(np.ascontiguousarray(volume[start:start + slices]))
+    central = (volume.shape[0] - slices) // 2
+    if not -central <= shift <= volume.shape[0] - slices - central:
+        raise ValueError(f"shift must lie in [{-central}, {volume.shape[0] - slices - central}]"
+                         f" for {slices} slices of {scan}, got {shift}")
+    first = central + shift
+    return first, torch.from_numpy(np.ascontiguousarray(volume[first:first + slices]))
+
+
+def make_ct_case(*, scan: str = "lung-1", slices: int = 16, geometry: str = "parallel",
+                 views: int = 8, arc_degrees: float | None = None,
+                 grid=None, shift: int = 0) -> Case:
+    """The slab :func:`ct_slab` of ``scan`` (the test patient by default; the central
+    ``slices`` slices, moved ``shift`` along z), scanned like :func:`make_case`."""
+    first, truth = ct_slab(scan, slices, shift=shift, grid=grid)
     z, y, x = truth.shape
-    return scan_case(truth, f"real CT {scan} slices {start}-{start + slices - 1}, "
+    return scan_case(truth, f"real CT {scan} slices {first}-{first + slices - 1}, "
                             f"{z}x{y}x{x}", geometry=geometry, views=views,
                      arc_degrees=arc_degrees)
 

@@ -100,7 +100,8 @@ CGLS_WARM_START = 500
 or below it (26 of 50). Above it the measurements already fix the coarse volume and a prior
 does little; on real CT it is DDS + ISCS's chosen start, and DB++'s on the phantoms."""
 
-DIFFUSION = {  # η, starts, DB++'s partitions: chosen on real-CT validation (benchmarks/ct_settings.py)
+# η, starts, DB++'s partitions: chosen on real-CT validation (benchmarks/ct_settings.py)
+DIFFUSION = {
     "dds2d": DiffusionMethod("slice"),
     "dds": DiffusionMethod("slice", tv_z=DDS_TV_Z, eta=0.5),
     "dds-iscs": DiffusionMethod("slice", iscs=True, warm_start=CGLS_WARM_START),

@@ -31,15 +31,17 @@ def test_compare_runs_every_reconstruction_in_order_with_its_time():
 
 
 
-def test_a_ct_case_is_the_central_slab_or_the_one_from_a_given_slice(monkeypatch):
+def test_a_ct_case_is_the_central_slab_or_one_moved_along_z(monkeypatch):
     from diffblend_astra import datasets
-    from diffblend_astra.experiment import make_ct_case
+    from diffblend_astra.experiment import ct_slab, make_ct_case
 
     volume = np.arange(20, dtype=np.float32)[:, None, None] * np.ones((1, 32, 32), np.float32)
     monkeypatch.setattr(datasets, "working_volume", lambda scan, grid: volume)
     central = make_ct_case(slices=6, views=4)
     assert central.truth[:, 0, 0].tolist() == list(range(7, 13))
-    assert make_ct_case(slices=6, views=4, first=14).truth[:, 0, 0].tolist() == \
+    assert make_ct_case(slices=6, views=4, shift=7).truth[:, 0, 0].tolist() == \
         list(range(14, 20))
-    with pytest.raises(ValueError, match=r"first must lie in \[0, 14\]"):
-        make_ct_case(slices=6, views=4, first=15)
+    first, truth = ct_slab(slices=6, shift=-7)
+    assert first == 0 and truth[:, 0, 0].tolist() == list(range(0, 6))
+    with pytest.raises(ValueError, match=r"shift must lie in \[-7, 7\]"):
+        make_ct_case(slices=6, views=4, shift=8)
